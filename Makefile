@@ -1,0 +1,41 @@
+# Dockhook. `make run` runs it; `make test` tests it. Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# PostgreSQL leg of the suite: used when set, or when a local server answers (as on CI machines).
+TEST_DATABASE_URL ?= $(shell $(PYTHON) scripts/local_postgres.py 2>/dev/null)
+
+.PHONY: run test lint e2e-deps install clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python scripts/dev.py
+
+# The end-to-end test needs Debian's docker-registry and skopeo; install them when apt can.
+e2e-deps:
+	@if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing docker-registry and skopeo for the end-to-end test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo >/dev/null) \
+	    || echo "apt-get could not install docker-registry/skopeo; the end-to-end test will be skipped"; \
+	else echo "apt-get unavailable: the end-to-end registry test will be skipped"; fi
+
+test: install e2e-deps
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

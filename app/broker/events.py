@@ -1,0 +1,43 @@
+"""The values published on the broker's event topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.broker.topics import Topic
+
+
+@dataclass
+class ArtifactEvent:
+    """A push, pull or delete of one manifest (PUSH/PULL/DELETE_ARTIFACT).
+
+    ``event_id`` is filled in by the handler that records the event row.
+    """
+
+    type: Topic
+    project_id: int
+    project_name: str
+    repository: str
+    digest: str
+    tags: list[str]
+    media_type: str
+    operator: str
+    occurred_at: datetime
+    size: int | None = None
+    registry_event_id: str | None = None
+    registry_request_id: str = ""
+    user_agent: str = ""
+    event_id: int | None = field(default=None)
+
+    def data(self) -> dict[str, Any]:
+        """The JSON-able event data stored on the event row and used to build payloads."""
+        return {
+            "repository": self.repository,
+            "digest": self.digest,
+            "tags": list(self.tags),
+            "media_type": self.media_type,
+            "size": self.size,
+            "user_agent": self.user_agent,
+        }

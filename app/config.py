@@ -1,0 +1,130 @@
+"""Dockhook settings: the only module that reads the environment; every value is validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.naming import PROJECT_NAME_RE
+
+DEFAULT_UA_DENYLIST = ("harbor-registry-client", "harbor-replication-service")
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Dockhook cannot run with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Build with :meth:`from_env`; tests may pass overrides."""
+
+    database_url: str
+    redis_url: str | None = None
+    notify_token: str | None = None
+    default_project: str = "library"
+    auto_create_projects: bool = True
+    pull_ua_denylist: tuple[str, ...] = DEFAULT_UA_DENYLIST
+    max_body_bytes: int = 1024 * 1024
+    publish_untagged_pushes: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read and validate ``DATABASE_URL``, ``REDIS_URL`` and the ``DOCKHOOK_*`` variables.
+
+        Raises :class:`ConfigError` naming the first bad variable.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "database_url": _database_url(env.get("DATABASE_URL")),
+            "redis_url": _optional_url(env, "REDIS_URL", ("redis://", "rediss://", "unix://")),
+            "notify_token": _token(env.get("DOCKHOOK_NOTIFY_TOKEN")),
+            "default_project": _project_name(env.get("DOCKHOOK_DEFAULT_PROJECT", "library")),
+            "auto_create_projects": _bool(env, "DOCKHOOK_AUTO_CREATE_PROJECTS", True),
+            "pull_ua_denylist": _denylist(env.get("DOCKHOOK_PULL_UA_DENYLIST")),
+            "max_body_bytes": _positive_int(env, "DOCKHOOK_MAX_BODY_BYTES", 1024 * 1024),
+            "publish_untagged_pushes": _bool(env, "DOCKHOOK_PUBLISH_UNTAGGED_PUSHES", False),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+def _database_url(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        return f"sqlite:///{INSTANCE_DIR / 'dockhook.db'}"
+    url = raw.strip()
+    # Heroku-style and bare postgresql:// URLs name the driver we ship: psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise ConfigError(
+        f"DATABASE_URL={url.split('://')[0]}://... is not supported: use postgresql://... or sqlite:///path"
+    )
+
+
+def _optional_url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(schemes):
+        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}")
+    return raw
+
+
+def _token(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw != raw.strip() or any(c.isspace() for c in raw):
+        raise ConfigError("DOCKHOOK_NOTIFY_TOKEN must not contain whitespace")
+    return raw
+
+
+def _project_name(raw: str) -> str:
+    name = raw.strip()
+    if not PROJECT_NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"DOCKHOOK_DEFAULT_PROJECT={raw!r} is not a valid project name "
+            "(lower-case letters, digits and . _ - between them)"
+        )
+    return name
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than 0")
+    return value
+
+
+def _denylist(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return DEFAULT_UA_DENYLIST
+    return tuple(sorted({part.strip().lower() for part in raw.split(",") if part.strip()}))

@@ -1,0 +1,110 @@
+"""``POST /service/notifications``: the registry's notification endpoint."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.errors import error_response, from_service_error
+from app.extensions import current_broker, current_settings
+from app.models import utcnow
+from app.registry.filter import FilterRules, classify
+from app.registry.schemas import load_envelope
+from app.services import registry_events
+from app.services.errors import DatabaseUnavailable
+from app.services.registry_events import RecordRules, RegistryAction
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("registry", __name__)
+
+ACCEPTED_TYPES = frozenset(
+    {
+        "application/vnd.docker.distribution.events.v1+json",
+        "application/vnd.docker.distribution.events.v2+json",
+        "application/json",
+    }
+)
+
+
+@bp.post("/service/notifications")
+def receive() -> Response:
+    """Record a notification envelope, then answer 200; 503 (the registry retries) if nothing could be recorded."""
+    settings = current_settings()
+    if settings.notify_token is not None and not _token_ok(settings.notify_token):
+        response = error_response(401, "missing or wrong bearer token in the Authorization header")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="dockhook"'
+        return response
+    if request.mimetype not in ACCEPTED_TYPES:
+        return error_response(
+            415,
+            f"unsupported Content-Type {request.mimetype or '(none)'!r}; "
+            f"send one of {', '.join(sorted(ACCEPTED_TYPES))}",
+        )
+    limit = settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return error_response(413, f"body of {request.content_length} bytes is over the {limit}-byte limit")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return error_response(413, f"body is over the {limit}-byte limit")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return error_response(400, f"body is not valid JSON: {exc}")
+    try:
+        events = load_envelope(document)
+    except ValueError as exc:
+        return error_response(400, f"not a registry notification envelope: {exc}")
+
+    received_at = utcnow()
+    rules = FilterRules(frozenset(settings.pull_ua_denylist), settings.publish_untagged_pushes)
+    actions: list[RegistryAction] = []
+    dropped = 0
+    for event in events:
+        kept = classify(event, rules, received_at)
+        if isinstance(kept, str):
+            dropped += 1
+            log.debug("registry event %s dropped: %s", event["id"], kept)
+        else:
+            actions.append(kept)
+    try:
+        outcome = registry_events.record(
+            actions,
+            RecordRules(settings.default_project, settings.auto_create_projects),
+            current_broker(),
+        )
+    except DatabaseUnavailable:
+        log.exception("database unavailable; answering 503 so the registry re-sends")
+        response = from_service_error(DatabaseUnavailable("database unavailable; nothing was recorded, retry"))
+        response.headers["Retry-After"] = "1"
+        return response
+    if current_app.debug or outcome.recorded:
+        log.info(
+            "notification: %d events, %d recorded, %d duplicate, %d dropped, published %s",
+            len(events),
+            outcome.recorded,
+            outcome.duplicates,
+            dropped,
+            outcome.published,
+        )
+    return jsonify(
+        {
+            "received": len(events),
+            "recorded": outcome.recorded,
+            "duplicates": outcome.duplicates,
+            "ignored": dropped + outcome.skipped,
+            "published": outcome.published,
+        }
+    )
+
+
+def _token_ok(token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Constant-time compare, so the token cannot be guessed byte by byte from timings.
+    return hmac.compare_digest(value.strip().encode(), token.encode())

@@ -1,0 +1,273 @@
+"""Record kept registry events: dedupe, access log, repository and artifact records, publish — one transaction.
+
+The receiver parses and filters an envelope into :class:`RegistryAction` values; :func:`record`
+turns them into rows. The registry re-sends an event (same id) whenever our answer is slow, so
+every kept event writes exactly one access-log row whose ``registry_event_id`` is unique: that
+row is the dedupe key, and the unique index settles a race between two concurrent re-sends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.broker import Broker, Topic
+from app.broker.events import ArtifactEvent
+from app.extensions import db
+from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
+from app.naming import split_repository
+from app.services import projects
+from app.services.db import is_outage
+from app.services.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+Operation = Literal["push", "pull", "delete"]
+
+
+@dataclass(frozen=True)
+class RegistryAction:
+    """One kept registry event, normalised (``""`` for anything the registry left out)."""
+
+    event_id: str
+    operation: Operation
+    repository: str
+    occurred_at: datetime
+    username: str = "anonymous"
+    tag: str = ""
+    digest: str = ""
+    media_type: str = ""
+    size: int | None = None
+    request_id: str = ""
+    user_agent: str = ""
+    # False for a manifest pushed by digest alone (a child of an index): recorded, not published.
+    publish: bool = True
+
+
+@dataclass
+class RecordOutcome:
+    """What :func:`record` did with an envelope's kept events."""
+
+    recorded: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    published: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    default_project: str
+    auto_create_projects: bool
+
+
+_CONCURRENT_RETRIES = 3
+
+
+def record(actions: list[RegistryAction], rules: RecordRules, broker: Broker) -> RecordOutcome:
+    """Record ``actions`` and publish their events in one transaction, then commit.
+
+    Idempotent per ``event_id``: an id already recorded (or repeated in ``actions``) counts as a
+    duplicate and changes nothing. Raises DatabaseUnavailable when the database cannot be reached
+    or cannot commit; in that case nothing was recorded.
+    """
+    for attempt in range(_CONCURRENT_RETRIES):
+        try:
+            outcome = _record_once(actions, rules, broker)
+            db.session.commit()
+            return outcome
+        except IntegrityError:
+            # Another process recorded one of these events (or created the same project or
+            # repository) between our read and our write: retry; the dedupe read now sees it.
+            db.session.rollback()
+            if attempt == _CONCURRENT_RETRIES - 1:
+                raise
+        except DBAPIError as exc:
+            db.session.rollback()
+            if is_outage(exc):
+                raise DatabaseUnavailable(str(exc.orig or exc)) from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def _record_once(actions: list[RegistryAction], rules: RecordRules, broker: Broker) -> RecordOutcome:
+    outcome = RecordOutcome()
+    ids = {action.event_id for action in actions}
+    seen = set(db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(ids))))
+    project_cache: dict[str, Project | None] = {}
+    for action in actions:
+        if action.event_id in seen:
+            outcome.duplicates += 1
+            continue
+        seen.add(action.event_id)
+        project_name, repo_name = split_repository(action.repository, rules.default_project)
+        if project_name not in project_cache:
+            project_cache[project_name] = _project(project_name, rules)
+        project = project_cache[project_name]
+        if project is None:
+            log.warning("event %s: project %s does not exist; not recorded", action.event_id, project_name)
+            outcome.skipped += 1
+            continue
+        repository = _repository(project, repo_name)
+        db.session.add(
+            AccessLog(
+                project_id=project.id,
+                repo_name=repo_name,
+                repo_tag=action.tag,
+                digest=action.digest,
+                operation=action.operation,
+                username=action.username,
+                op_time=action.occurred_at,
+                registry_event_id=action.event_id,
+                registry_request_id=action.request_id,
+                user_agent=action.user_agent,
+            )
+        )
+        event = _apply(action, project, repository)
+        if event is not None:
+            broker.publish(event.type, event)
+            outcome.published.append(str(event.type))
+        outcome.recorded += 1
+    db.session.flush()
+    return outcome
+
+
+def _project(name: str, rules: RecordRules) -> Project | None:
+    if rules.auto_create_projects:
+        return projects.ensure(name)
+    return projects.by_name(name)
+
+
+def _repository(project: Project, name: str) -> Repository:
+    repository = db.session.scalar(select(Repository).where(Repository.name == name))
+    if repository is None:
+        repository = Repository(project_id=project.id, name=name, pull_count=0, push_count=0)
+        db.session.add(repository)
+        db.session.flush()
+    return repository
+
+
+def _artifact(repository: Repository, digest: str) -> Artifact | None:
+    return db.session.scalar(select(Artifact).where(Artifact.repository_id == repository.id, Artifact.digest == digest))
+
+
+def _event(
+    action: RegistryAction, project: Project, repository: Repository, topic: Topic, **kw: object
+) -> ArtifactEvent:
+    values: dict[str, object] = {
+        "type": topic,
+        "project_id": project.id,
+        "project_name": project.name,
+        "repository": repository.name,
+        "digest": action.digest,
+        "tags": [action.tag] if action.tag else [],
+        "media_type": action.media_type,
+        "size": action.size,
+        "operator": "" if action.username == "anonymous" else action.username,
+        "occurred_at": action.occurred_at,
+        "registry_event_id": action.event_id,
+        "registry_request_id": action.request_id,
+        "user_agent": action.user_agent,
+    }
+    values.update(kw)
+    return ArtifactEvent(**values)  # type: ignore[arg-type]
+
+
+def _apply(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
+    """Update repository and artifact records for ``action``; return the event to publish, if any."""
+    if action.operation == "push":
+        return _push(action, project, repository)
+    if action.operation == "pull":
+        return _pull(action, project, repository)
+    if action.tag:
+        return _delete_tag(action, project, repository)
+    return _delete_digest(action, project, repository)
+
+
+def _push(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
+    artifact = _artifact(repository, action.digest)
+    if artifact is None:
+        artifact = Artifact(repository_id=repository.id, digest=action.digest)
+        db.session.add(artifact)
+    artifact.media_type = action.media_type
+    artifact.size = action.size
+    artifact.push_time = action.occurred_at
+    artifact.deleted_time = None
+    db.session.flush()
+    if action.tag:
+        _point_tag(repository, action.tag, artifact, action.occurred_at)
+    if not action.publish:
+        return None
+    # SQL-side increments: concurrent receivers never lose a count.
+    repository.push_count = Repository.push_count + 1
+    repository.last_push_time = action.occurred_at
+    return _event(action, project, repository, Topic.PUSH_ARTIFACT)
+
+
+def _point_tag(repository: Repository, name: str, artifact: Artifact, when: datetime) -> None:
+    """A tag points at one manifest: pushing it again moves it."""
+    tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == name))
+    if tag is None:
+        db.session.add(Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=when))
+    else:
+        tag.artifact_id = artifact.id
+        tag.push_time = when
+
+
+def _pull(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent:
+    repository.pull_count = Repository.pull_count + 1
+    repository.last_pull_time = action.occurred_at
+    artifact = _artifact(repository, action.digest)
+    if artifact is not None:
+        artifact.pull_time = action.occurred_at
+    return _event(action, project, repository, Topic.PULL_ARTIFACT)
+
+
+def _delete_digest(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
+    """A manifest (or blob) deleted by digest: one DELETE_ARTIFACT carrying every tag it had.
+
+    The registry reports blob deletes the same way; a digest never seen as a manifest here is
+    recorded in the access log but not published. The tag deletes that follow (same request id)
+    join this event instead of opening new ones.
+    """
+    artifact = _artifact(repository, action.digest)
+    if artifact is None or artifact.deleted_time is not None:
+        return None
+    tags = list(db.session.scalars(select(Tag.name).where(Tag.artifact_id == artifact.id).order_by(Tag.id)))
+    db.session.execute(delete(Tag).where(Tag.artifact_id == artifact.id))
+    artifact.deleted_time = action.occurred_at
+    return _event(action, project, repository, Topic.DELETE_ARTIFACT, tags=tags, media_type=artifact.media_type)
+
+
+def _delete_tag(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
+    """A tag removed: part of a manifest delete already published for this request, or a delete of its own."""
+    tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == action.tag))
+    artifact = db.session.get(Artifact, tag.artifact_id) if tag is not None else None
+    if tag is not None:
+        db.session.delete(tag)
+    opened = None
+    if action.request_id:
+        opened = db.session.scalar(
+            select(Event).where(
+                Event.registry_request_id == action.request_id,
+                Event.repository == repository.name,
+                Event.type == str(Topic.DELETE_ARTIFACT),
+            )
+        )
+    if opened is not None:
+        tags = list(opened.data.get("tags", []))
+        if action.tag not in tags:
+            opened.data = {**opened.data, "tags": [*tags, action.tag]}
+        return None
+    return _event(
+        action,
+        project,
+        repository,
+        Topic.DELETE_ARTIFACT,
+        digest=artifact.digest if artifact else "",
+        media_type=artifact.media_type if artifact else "",
+    )

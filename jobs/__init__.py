@@ -1,0 +1,1 @@
+"""RQ job functions and what they need (HTTP sender, signing, sweep); never imported by ``app``."""

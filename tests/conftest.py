@@ -1,0 +1,100 @@
+"""Shared fixtures: every database-backed test runs on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from app.config import Settings
+from app.extensions import db
+from app.models import Base
+from tests.support import databases
+from tests.support.replay import TOKEN
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def settings_for(database_url: str, **overrides: Any) -> Settings:
+    """Settings from an empty environment (the developer's variables never leak into tests)."""
+    return Settings.from_env({}, database_url=database_url, **overrides)
+
+
+def migrate(database_url: str) -> None:
+    app = create_app(settings_for(database_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of each backend for the session."""
+    if request.param == "sqlite":
+        url = databases.sqlite_url(tmp_path_factory.mktemp("sqlite"))
+        migrate(url)
+        yield url
+        return
+    base = databases.postgres_base_url()
+    if base is None:
+        pytest.skip("PostgreSQL run skipped: set TEST_DATABASE_URL (make test does when PostgreSQL is up)")
+    url = databases.create_postgres_database(base)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        databases.drop_postgres_database(url)
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Build apps on the session database with settings overrides; empties every table afterwards."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        app = create_app(settings_for(database_url, **overrides), TESTING=True)
+        apps.append(app)
+        return app
+
+    yield factory
+    cleanup = apps[0] if apps else create_app(settings_for(database_url))
+    with cleanup.app_context():
+        db.session.remove()
+        empty_tables(database_url)
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def empty_tables(database_url: str) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if database_url.startswith("postgresql"):
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The app as the fixtures' registry was configured: notifications need the harness token."""
+    return make_app(notify_token=TOKEN)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return Path(__file__).resolve().parent / "fixtures" / "registry"
