@@ -59,14 +59,15 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
-        app = create_app(settings_for(database_url, **overrides), TESTING=True)
+        overrides.setdefault("database_url", database_url)
+        app = create_app(Settings.from_env({}, **overrides), TESTING=True)
         apps.append(app)
         return app
 
     yield factory
-    cleanup = apps[0] if apps else create_app(settings_for(database_url))
+    cleanup = create_app(settings_for(database_url))
+    apps.append(cleanup)
     with cleanup.app_context():
-        db.session.remove()
         empty_tables(database_url)
     for app in apps:
         with app.app_context():

@@ -76,8 +76,8 @@ def receive() -> Response:
             RecordRules(settings.default_project, settings.auto_create_projects),
             current_broker(),
         )
-    except DatabaseUnavailable:
-        log.exception("database unavailable; answering 503 so the registry re-sends")
+    except DatabaseUnavailable as exc:
+        log.error("database unavailable, answered 503 so the registry re-sends: %s", exc)
         response = from_service_error(DatabaseUnavailable("database unavailable; nothing was recorded, retry"))
         response.headers["Retry-After"] = "1"
         return response

@@ -75,6 +75,8 @@ def record(actions: list[RegistryAction], rules: RecordRules, broker: Broker) ->
     duplicate and changes nothing. Raises DatabaseUnavailable when the database cannot be reached
     or cannot commit; in that case nothing was recorded.
     """
+    if not actions:
+        return RecordOutcome()
     for attempt in range(_CONCURRENT_RETRIES):
         try:
             outcome = _record_once(actions, rules, broker)
