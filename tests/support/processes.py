@@ -1,0 +1,130 @@
+"""Real processes for end-to-end tests: free ports, start with a log file, wait for HTTP, stop by PID.
+
+Every helper acts only on processes started through :func:`start`; nothing here looks processes
+up by name. Each process gets its own session (so its process group id is its PID) and writes
+stdout and stderr to one log file, whose tail goes into failure messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Talk to 127.0.0.1 directly, whatever *_proxy variables the environment has.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the kernel's pick; tiny race until it is bound)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a text file, or a note that it is missing."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return f"({path} does not exist)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Process:
+    """A process this test run started, with its log file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return f"--- {self.name} (pid {self.pid}) log tail: {self.log_path} ---\n{tail(self.log_path, lines)}"
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the process; SIGKILL it (and its own process group) if it has not exited after ``timeout``."""
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        # The group was created for this process (start_new_session), so it holds only its children.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        return self.popen.wait(timeout=timeout)
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    log_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Process:
+    """Start ``argv`` in a new session with stdout and stderr appended to ``log_dir/<name>.log``."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return Process(name, popen, log_path)
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """GET ``url`` without any proxy; return the status and body (an HTTP error status is returned, not raised)."""
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+def wait_for_http(url: str, *, timeout: float = 20.0, status: int = 200, process: Process | None = None) -> None:
+    """Poll ``url`` until it answers ``status``; fail early if ``process`` exits, and after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while True:
+        if process is not None and not process.running():
+            raise AssertionError(
+                f"{process.name} exited with status {process.popen.returncode} before {url} answered\n"
+                f"{process.log_tail()}"
+            )
+        try:
+            got, body = http_get(url, timeout=2.0)
+            if got == status:
+                return
+            last = f"status {got}: {body[:200]!r}"
+        except (OSError, urllib.error.URLError) as exc:
+            last = repr(exc)
+        if time.monotonic() >= deadline:
+            logs = f"\n{process.log_tail()}" if process is not None else ""
+            raise AssertionError(f"{url} did not answer {status} within {timeout} s (last: {last}){logs}")
+        time.sleep(0.1)
