@@ -10,15 +10,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
-
-__version__ = "0.1.0"
+from app.version import __version__  # noqa: F401  (re-exported)
 
 
 def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     """Build the app: validated settings, database, broker, receiver and API. Connects to nothing."""
     from app.api import init_api
-    from app.broker.handlers import build_broker
     from app.extensions import db, migrate
+    from app.notification import build_broker
     from app.registry import bp as registry_bp
 
     settings = settings or Settings.from_env()
@@ -44,10 +43,17 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
+    # hide_parameters: a failed statement's error text must not carry its values (targets hold auth headers).
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 15}}
+        return {"connect_args": {"timeout": 15}, "hide_parameters": True}
     # pre-ping: a PostgreSQL restart costs one failed request at most, not a pool of dead connections.
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "connect_args": {"connect_timeout": 3}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 5,
+        "connect_args": {"connect_timeout": 3},
+        "hide_parameters": True,
+    }
 
 
 def _sqlite_setup(engine: Engine) -> None:

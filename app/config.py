@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.naming import PROJECT_NAME_RE
 
@@ -30,7 +31,10 @@ class Settings:
     pull_ua_denylist: tuple[str, ...] = DEFAULT_UA_DENYLIST
     max_body_bytes: int = 1024 * 1024
     publish_untagged_pushes: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    external_url: str | None = None
+    http_connect_timeout: float = 10.0
+    http_read_timeout: float = 10.0
+    job_timeout: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -48,6 +52,10 @@ class Settings:
             "pull_ua_denylist": _denylist(env.get("DOCKHOOK_PULL_UA_DENYLIST")),
             "max_body_bytes": _positive_int(env, "DOCKHOOK_MAX_BODY_BYTES", 1024 * 1024),
             "publish_untagged_pushes": _bool(env, "DOCKHOOK_PUBLISH_UNTAGGED_PUSHES", False),
+            "external_url": _external_url(env.get("DOCKHOOK_EXTERNAL_URL")),
+            "http_connect_timeout": _positive_float(env, "DOCKHOOK_HTTP_CONNECT_TIMEOUT", 10.0),
+            "http_read_timeout": _positive_float(env, "DOCKHOOK_HTTP_READ_TIMEOUT", 10.0),
+            "job_timeout": _positive_int(env, "DOCKHOOK_JOB_TIMEOUT", 60),
         }
         values.update(overrides)
         return cls(**values)
@@ -128,3 +136,27 @@ def _denylist(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return DEFAULT_UA_DENYLIST
     return tuple(sorted({part.strip().lower() for part in raw.split(",") if part.strip()}))
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than 0")
+    return value
+
+
+def _external_url(raw: str | None) -> str | None:
+    """The registry's public address as clients use it (``https://registry.example.com``)."""
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"DOCKHOOK_EXTERNAL_URL={raw!r} is not an http(s) URL with a host")
+    return value

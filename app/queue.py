@@ -1,9 +1,17 @@
-"""The RQ boundary: queue names, the Redis connection and the worker loop (the only module that imports rq)."""
+"""The RQ boundary: queue names, the Redis connection, enqueueing deliveries and the worker loop.
+
+The only module that imports rq. Job functions are named by dotted path, so ``app`` never
+imports ``jobs``.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 from flask import Flask
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 # Fresh deliveries first; retries on their own lower-priority queue so a backlog of old
@@ -12,11 +20,60 @@ HOOKS = "hooks"
 HOOKS_RETRY = "hooks-retry"
 SLACK = "slack"
 QUEUES = (HOOKS, HOOKS_RETRY, SLACK)
+DELIVER = "jobs.deliver.deliver"
+
+_connections: dict[tuple[int, str], Redis] = {}
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis could not take the jobs; nothing was enqueued for certain."""
 
 
 def connect(url: str) -> Redis:
     """A plain redis-py client for ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
+
+
+def connection(url: str) -> Redis:
+    """One pooled client per process and URL (a forked child gets its own, never its parent's)."""
+    key = (os.getpid(), url)
+    if key not in _connections:
+        _connections[key] = connect(url)
+    return _connections[key]
+
+
+def queue_for(notify_type: str) -> str:
+    return SLACK if notify_type == "slack" else HOOKS
+
+
+def enqueue_deliveries(url: str, jobs: Sequence[tuple[int, str, str]], job_timeout: int) -> None:
+    """Enqueue ``(hook_job_id, uuid, notify_type)`` deliveries in one pipeline; RQ job id = hook job uuid."""
+    conn = connection(url)
+    by_queue: dict[str, list[tuple[int, str]]] = {}
+    for job_id, uuid, notify_type in jobs:
+        by_queue.setdefault(queue_for(notify_type), []).append((job_id, uuid))
+    try:
+        with conn.pipeline() as pipe:
+            for name, items in by_queue.items():
+                q = Queue(name, connection=conn)
+                q.enqueue_many(
+                    [
+                        Queue.prepare_data(
+                            DELIVER,
+                            args=(job_id,),
+                            job_id=uuid,
+                            timeout=job_timeout,
+                            result_ttl=3600,
+                            failure_ttl=7 * 86400,
+                            description=f"deliver hook job {job_id}",
+                        )
+                        for job_id, uuid in items
+                    ],
+                    pipeline=pipe,
+                )
+            pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
 
 
 def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = None) -> bool:
@@ -26,8 +83,8 @@ def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = 
     there is no fork to inherit a database pool or an HTTP session. A worker that dies
     mid-job loses nothing: the hook job's database lease expires and the sweeper re-enqueues it.
     """
-    connection = connect(url)
-    queues = [Queue(name, connection=connection) for name in QUEUES]
+    conn = connect(url)
+    queues = [Queue(q, connection=conn) for q in QUEUES]
     with app.app_context():
-        worker = SimpleWorker(queues, connection=connection, name=name)
+        worker = SimpleWorker(queues, connection=conn, name=name)
         return bool(worker.work(burst=burst, with_scheduler=False))

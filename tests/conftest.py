@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -16,8 +17,9 @@ from app import create_app
 from app.config import Settings
 from app.extensions import db
 from app.models import Base
-from tests.support import databases
+from tests.support import databases, redis_server
 from tests.support.replay import TOKEN
+from tests.support.sinks import Sink
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -99,3 +101,27 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return Path(__file__).resolve().parent / "fixtures" / "registry"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis for the session (REDIS_URL, or a redis-server started and stopped here)."""
+    with redis_server.redis_url() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_db(redis_url: str) -> Iterator[str]:
+    """``redis_url``, emptied before and after the test."""
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield redis_url
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink()
+    yield server
+    server.close()

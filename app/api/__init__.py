@@ -5,8 +5,13 @@ from __future__ import annotations
 from flask import Flask
 
 from app.api.base import HarborApi
+from app.api.configurations.views import blp as configurations_blp
+from app.api.hook_jobs.views import blp as hook_jobs_blp
+from app.api.hook_jobs.views import blp_v1 as hook_jobs_v1_blp
 from app.api.logs.views import blp as logs_blp
 from app.api.projects.views import blp as projects_blp
+from app.api.webhooks.views import blp as webhooks_blp
+from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
 
 
 def init_api(app: Flask) -> HarborApi:
@@ -17,6 +22,14 @@ def init_api(app: Flask) -> HarborApi:
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v2.0")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = HarborApi(app)
-    for blueprint in (projects_blp, logs_blp):
+    for blueprint in (
+        projects_blp,
+        logs_blp,
+        webhooks_blp,
+        webhooks_v1_blp,
+        configurations_blp,
+        hook_jobs_blp,
+        hook_jobs_v1_blp,
+    ):
         api.register_blueprint(blueprint)
     return api

@@ -29,6 +29,7 @@ class ArtifactEvent:
     registry_event_id: str | None = None
     registry_request_id: str = ""
     user_agent: str = ""
+    registry_host: str = ""
     event_id: int | None = field(default=None)
 
     def data(self) -> dict[str, Any]:
@@ -40,4 +41,5 @@ class ArtifactEvent:
             "media_type": self.media_type,
             "size": self.size,
             "user_agent": self.user_agent,
+            "registry_host": self.registry_host,
         }

@@ -3,8 +3,26 @@
 from app.models.access_log import AccessLog
 from app.models.artifact import Artifact, Tag
 from app.models.base import Base, utcnow
+from app.models.configuration import Configuration
 from app.models.event import Event
+from app.models.hook_job import FINAL_STATUSES, HookAttempt, HookJob, HookJobStatus
+from app.models.policy import WebhookPolicy
 from app.models.project import Project
 from app.models.repository import Repository
 
-__all__ = ["AccessLog", "Artifact", "Base", "Event", "Project", "Repository", "Tag", "utcnow"]
+__all__ = [
+    "FINAL_STATUSES",
+    "AccessLog",
+    "Artifact",
+    "Base",
+    "Configuration",
+    "Event",
+    "HookAttempt",
+    "HookJob",
+    "HookJobStatus",
+    "Project",
+    "Repository",
+    "Tag",
+    "WebhookPolicy",
+    "utcnow",
+]

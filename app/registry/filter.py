@@ -70,5 +70,6 @@ def classify(event: dict[str, Any], rules: FilterRules, received_at: datetime) -
         size=target["size"],
         request_id=request["id"],
         user_agent=user_agent,
+        registry_host=request["host"],
         publish=operation != "push" or bool(target["tag"]) or rules.publish_untagged_pushes,
     )

@@ -13,7 +13,7 @@ from app.extensions import current_broker, current_settings
 from app.models import utcnow
 from app.registry.filter import FilterRules, classify
 from app.registry.schemas import load_envelope
-from app.services import registry_events
+from app.services import hook_jobs, registry_events
 from app.services.errors import DatabaseUnavailable
 from app.services.registry_events import RecordRules, RegistryAction
 
@@ -81,14 +81,17 @@ def receive() -> Response:
         response = from_service_error(DatabaseUnavailable("database unavailable; nothing was recorded, retry"))
         response.headers["Retry-After"] = "1"
         return response
+    # Commit, then enqueue: Redis being down leaves the rows pending, never fails the registry.
+    enqueued = hook_jobs.enqueue_new(settings.redis_url, settings.job_timeout)
     if current_app.debug or outcome.recorded:
         log.info(
-            "notification: %d events, %d recorded, %d duplicate, %d dropped, published %s",
+            "notification: %d events, %d recorded, %d duplicate, %d dropped, published %s, %d hook jobs enqueued",
             len(events),
             outcome.recorded,
             outcome.duplicates,
             dropped,
             outcome.published,
+            enqueued,
         )
     return jsonify(
         {

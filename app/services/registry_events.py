@@ -21,7 +21,7 @@ from app.broker.events import ArtifactEvent
 from app.extensions import db
 from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
 from app.naming import split_repository
-from app.services import projects
+from app.services import hook_jobs, projects
 from app.services.db import is_outage
 from app.services.errors import DatabaseUnavailable
 
@@ -45,6 +45,8 @@ class RegistryAction:
     size: int | None = None
     request_id: str = ""
     user_agent: str = ""
+    # The Host the client used to reach the registry: the default host of resource URLs.
+    registry_host: str = ""
     # False for a manifest pushed by digest alone (a child of an index): recorded, not published.
     publish: bool = True
 
@@ -83,12 +85,14 @@ def record(actions: list[RegistryAction], rules: RecordRules, broker: Broker) ->
             db.session.commit()
             return outcome
         except IntegrityError:
+            hook_jobs.forget_new()
             # Another process recorded one of these events (or created the same project or
             # repository) between our read and our write: retry; the dedupe read now sees it.
             db.session.rollback()
             if attempt == _CONCURRENT_RETRIES - 1:
                 raise
         except DBAPIError as exc:
+            hook_jobs.forget_new()
             db.session.rollback()
             if is_outage(exc):
                 raise DatabaseUnavailable(str(exc.orig or exc)) from exc
@@ -174,6 +178,7 @@ def _event(
         "registry_event_id": action.event_id,
         "registry_request_id": action.request_id,
         "user_agent": action.user_agent,
+        "registry_host": action.registry_host,
     }
     values.update(kw)
     return ArtifactEvent(**values)  # type: ignore[arg-type]

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from app.broker import Broker, NoHandlerError, Topic, UnknownTopicError, canonical
-from app.broker.handlers import build_broker
 from app.broker.topics import ALIASES, EVENT_TYPES
+from app.notification import build_broker
 
 
 def test_publish_runs_every_handler_in_order_in_the_callers_thread() -> None:

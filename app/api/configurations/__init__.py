@@ -1,0 +1,1 @@
+"""System configuration resource (the global webhook switch)."""

@@ -1,0 +1,132 @@
+"""Hook-job JSON. Targets are shown without secrets: the auth header masked, URL passwords redacted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from app.api.paging import PageArgs
+from app.models import HookJobStatus
+from app.redact import mask, redact_url
+
+LEGACY_STATUS = {
+    HookJobStatus.PENDING: "pending",
+    HookJobStatus.SCHEDULED: "scheduled",
+    HookJobStatus.RUNNING: "running",
+    HookJobStatus.SUCCESS: "finished",
+    HookJobStatus.ERROR: "error",
+    HookJobStatus.STOPPED: "stopped",
+}
+FROM_LEGACY = {legacy: str(ours) for ours, legacy in LEGACY_STATUS.items()}
+TASK_STATUS = {s: str(s).capitalize() for s in HookJobStatus}
+# An execution is Harbor's Running while its one task has not ended.
+EXECUTION_STATUS = {**TASK_STATUS, HookJobStatus.PENDING: "Running", HookJobStatus.SCHEDULED: "Running"}
+STATUSES = [str(s) for s in HookJobStatus]
+
+
+def safe_target(target: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in target.items() if k != "auth_header"}
+    shown["address"] = redact_url(str(target.get("address", "")))
+    shown["auth_header"] = mask(target.get("auth_header"))
+    return shown
+
+
+class AttemptSchema(Schema):
+    number = fields.Integer()
+    manual = fields.Boolean()
+    started_at = fields.DateTime()
+    duration_ms = fields.Integer()
+    status_code = fields.Integer(allow_none=True)
+    outcome = fields.String()
+    error_class = fields.String()
+    error_message = fields.String()
+    response_body = fields.String()
+
+
+class HookJobSchema(Schema):
+    id = fields.Integer()
+    uuid = fields.String(metadata={"description": "the webhook-id header of every try"})
+    status = fields.String()
+    event_type = fields.String()
+    notify_type = fields.String()
+    project_id = fields.Integer()
+    policy_id = fields.Integer(allow_none=True)
+    policy_name = fields.String()
+    event_id = fields.Integer()
+    target = fields.Function(lambda job: safe_target(job.target))
+    attempt_count = fields.Integer()
+    max_attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String()
+    final_reason = fields.String()
+    content_type = fields.String()
+    payload = fields.Function(lambda job: json.loads(job.payload))
+    creation_time = fields.DateTime()
+    update_time = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class HookJobDetailSchema(HookJobSchema):
+    attempts = fields.List(fields.Nested(AttemptSchema))
+
+
+class HookJobListArgs(PageArgs):
+    status = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None)
+    event_type = fields.String(load_default=None)
+    policy_id = fields.Integer(load_default=None)
+    since = fields.AwareDateTime(load_default=None, default_timezone=None)
+
+
+class LegacyJobArgs(PageArgs):
+    policy_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    status = fields.List(fields.String(validate=validate.OneOf(list(FROM_LEGACY) + STATUSES)), load_default=None)
+
+
+class LegacyJobSchema(Schema):
+    """Harbor's ``WebhookJob`` (1.x names): ``finished`` for success, the payload as a string."""
+
+    id = fields.Integer()
+    policy_id = fields.Integer(allow_none=True)
+    event_type = fields.String()
+    notify_type = fields.String()
+    status = fields.Function(lambda job: LEGACY_STATUS[HookJobStatus(job.status)])
+    job_detail = fields.String(attribute="payload")
+    creation_time = fields.DateTime()
+    update_time = fields.DateTime()
+
+
+def _metrics(job: Any) -> dict[str, int]:
+    counts = {f"{s}_task_count": 0 for s in ("success", "error", "pending", "running", "scheduled", "stopped")}
+    counts[f"{job.status}_task_count"] = 1
+    return {"task_count": 1, **counts}
+
+
+class ExecutionSchema(Schema):
+    """Harbor 2.8's execution: one per hook event (policy target), holding one task."""
+
+    id = fields.Integer()
+    vendor_type = fields.Function(lambda job: "SLACK" if job.notify_type == "slack" else "WEBHOOK")
+    vendor_id = fields.Integer(attribute="policy_id", allow_none=True)
+    status = fields.Function(lambda job: EXECUTION_STATUS[HookJobStatus(job.status)])
+    status_message = fields.String(attribute="last_error")
+    metrics = fields.Function(_metrics)
+    trigger = fields.Constant("EVENT")
+    extra_attrs = fields.Function(lambda job: {"event_type": job.event_type, "payload": job.payload})
+    start_time = fields.DateTime(attribute="creation_time")
+    end_time = fields.DateTime(attribute="finished_at", allow_none=True)
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    execution_id = fields.Function(lambda job: job.id)
+    status = fields.Function(lambda job: TASK_STATUS[HookJobStatus(job.status)])
+    status_message = fields.String(attribute="last_error")
+    run_count = fields.Integer(attribute="attempt_count")
+    extra_attrs = fields.Function(lambda job: {"uuid": job.uuid, "target": safe_target(job.target)})
+    creation_time = fields.DateTime()
+    update_time = fields.DateTime()
+    start_time = fields.Function(lambda job: job.creation_time.isoformat())
+    end_time = fields.DateTime(attribute="finished_at", allow_none=True)

@@ -1,0 +1,134 @@
+"""Hook-job status endpoints: "did my webhook fire, and what did the target say?"."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+
+from app.api import paging
+from app.api.base import HarborBlueprint
+from app.api.hook_jobs.schemas import (
+    FROM_LEGACY,
+    ExecutionSchema,
+    HookJobDetailSchema,
+    HookJobListArgs,
+    HookJobSchema,
+    LegacyJobArgs,
+    LegacyJobSchema,
+    TaskSchema,
+)
+from app.api.paging import PageArgs
+from app.models import HookJob
+from app.redact import redact_url
+from app.services import hook_jobs, policies, projects
+from app.services.errors import NotFound
+from app.services.hook_jobs import JobFilter
+
+blp = HarborBlueprint("hook_jobs", __name__, url_prefix="/api/v2.0", description="Hook jobs: delivery status")
+# Harbor 1.x paths (numeric project id) for the legacy jobs list.
+blp_v1 = HarborBlueprint("hook_jobs_v1", __name__, url_prefix="/api", description="Hook jobs (Harbor 1.x paths)")
+
+WEBHOOK = "/projects/<project_name_or_id>/webhook"
+
+
+@blp.route("/hook-jobs/<uuid>")
+class HookJobByUuid(MethodView):
+    @blp.response(200, HookJobDetailSchema)
+    def get(self, uuid: str) -> Any:
+        """One hook job by its uuid (the ``webhook-id`` header): status, target without secrets, every attempt."""
+        job = hook_jobs.by_uuid(uuid)
+        if job is None:
+            raise NotFound(f"hook job {uuid} not found")
+        return _with_attempts(job)
+
+
+@blp.route(f"{WEBHOOK}/hook-jobs")
+class ProjectHookJobs(MethodView):
+    @blp.arguments(HookJobListArgs, location="query")
+    @blp.response(200, HookJobSchema(many=True))
+    def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
+        """A project's hook jobs, newest first; filter by ``status`` (repeatable), ``event_type``, ``policy_id``,
+        ``since``."""
+        project = projects.get(project_name_or_id)
+        filters = JobFilter(args["status"], args["event_type"], args["policy_id"], args["since"])
+        rows, total = hook_jobs.page(project.id, args["page"], args["page_size"], filters)
+        return rows, paging.headers(total, args["page"], args["page_size"])
+
+
+@blp.route(f"{WEBHOOK}/jobs")
+@blp_v1.route(f"{WEBHOOK}/jobs")
+class LegacyJobs(MethodView):
+    @blp.arguments(LegacyJobArgs, location="query")
+    @blp.response(200, LegacyJobSchema(many=True))
+    def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
+        """Harbor's (deprecated) job list of one policy: ``policy_id`` required; ``finished`` means success."""
+        project = projects.get(project_name_or_id)
+        policy = policies.get(project, args["policy_id"])
+        statuses = [FROM_LEGACY.get(s, s) for s in args["status"]] if args["status"] else None
+        rows, total = hook_jobs.page(
+            project.id, args["page"], args["page_size"], JobFilter(status=statuses, policy_id=policy.id)
+        )
+        return rows, paging.headers(total, args["page"], args["page_size"])
+
+
+@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions")
+class Executions(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ExecutionSchema(many=True))
+    def get(self, args: dict[str, Any], project_name_or_id: str, policy_id: int) -> Any:
+        """The policy's executions (Harbor 2.8: one per hook event, newest first)."""
+        project = projects.get(project_name_or_id)
+        policy = policies.get(project, policy_id)
+        rows, total = hook_jobs.page(project.id, args["page"], args["page_size"], JobFilter(policy_id=policy.id))
+        return rows, paging.headers(total, args["page"], args["page_size"])
+
+
+@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks")
+class Tasks(MethodView):
+    @blp.response(200, TaskSchema(many=True))
+    def get(self, project_name_or_id: str, policy_id: int, execution_id: int) -> Any:
+        """The execution's tasks (one: the delivery itself)."""
+        return [_execution(project_name_or_id, policy_id, execution_id)]
+
+
+@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks/<int:task_id>/log")
+class TaskLog(MethodView):
+    @blp.response(200, content_type="text/plain")
+    def get(self, project_name_or_id: str, policy_id: int, execution_id: int, task_id: int) -> Any:
+        """The task's log: one block per attempt (when, where, the answer, the error)."""
+        job = _execution(project_name_or_id, policy_id, execution_id)
+        if task_id != job.id:
+            raise NotFound(f"task {task_id} of execution {execution_id} not found")
+        return Response(task_log(job), mimetype="text/plain")
+
+
+def _execution(project_name_or_id: str, policy_id: int, execution_id: int) -> HookJob:
+    project = projects.get(project_name_or_id)
+    policy = policies.get(project, policy_id)
+    return hook_jobs.of_policy(project.id, policy.id, execution_id)
+
+
+def _with_attempts(job: HookJob) -> SimpleNamespace:
+    shown = {c.key: getattr(job, c.key) for c in HookJob.__table__.columns}
+    return SimpleNamespace(**shown, attempts=hook_jobs.attempts(job.id))
+
+
+def task_log(job: HookJob) -> str:
+    address = redact_url(str(job.target.get("address", "")))
+    lines = [f"hook job {job.uuid}: {job.event_type} to {job.notify_type} target {address} — status {job.status}"]
+    for attempt in hook_jobs.attempts(job.id):
+        answer = f"HTTP {attempt.status_code}" if attempt.status_code is not None else "no answer"
+        lines.append(
+            f"{attempt.started_at.isoformat()} attempt {attempt.number}{' (manual)' if attempt.manual else ''}: "
+            f"POST {address} -> {answer} in {attempt.duration_ms} ms, {attempt.outcome}"
+        )
+        if attempt.error_class:
+            lines.append(f"  error: {attempt.error_class}: {attempt.error_message}")
+        if attempt.response_body:
+            lines.append(f"  response body: {attempt.response_body[:2048]}")
+    if len(lines) == 1:
+        lines.append("no attempt yet")
+    return "\n".join(lines) + "\n"

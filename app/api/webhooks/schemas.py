@@ -1,0 +1,89 @@
+"""Webhook policy JSON (Harbor 2.x field names): request bodies, responses, events and last triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from app.services.policies import NAME_MAX, TARGET_TYPES
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false``; unlike ``fields.Boolean`` no ``"yes"``, ``1`` or ``"false"``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean (true or false).")
+        return value
+
+
+class TargetBodySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    type = fields.String(required=True, validate=validate.OneOf(TARGET_TYPES))
+    address = fields.String(required=True, metadata={"description": "http:// or https:// URL"})
+    auth_header = fields.String(
+        load_default="",
+        allow_none=True,
+        metadata={"description": "Authorization header value; send the mask back to keep the stored one"},
+    )
+    skip_cert_verify = StrictBoolean(load_default=False)
+    payload_format = fields.String(
+        load_default="", allow_none=True, metadata={"description": "Default or CloudEvents (http); empty for slack"}
+    )
+
+
+class PolicyBodySchema(Schema):
+    """Create and full-update body; ``id``, ``project_id`` and timestamps in it are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
+    description = fields.String(load_default="", allow_none=True)
+    enabled = StrictBoolean(load_default=True)
+    targets = fields.List(fields.Nested(TargetBodySchema), required=True)
+    event_types = fields.List(fields.String(), required=True)
+    creator = fields.String(load_default="", allow_none=True, metadata={"description": "kept on update"})
+
+
+class TargetSchema(Schema):
+    type = fields.String()
+    address = fields.String()
+    auth_header = fields.String(metadata={"description": "masked when set"})
+    skip_cert_verify = fields.Boolean()
+    payload_format = fields.String()
+
+
+class PolicySchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    project_id = fields.Integer()
+    targets = fields.List(fields.Nested(TargetSchema))
+    event_types = fields.List(fields.String())
+    enabled = fields.Boolean()
+    creator = fields.String()
+    creation_time = fields.DateTime()
+    update_time = fields.DateTime()
+
+
+class PayloadFormatsSchema(Schema):
+    notify_type = fields.String()
+    formats = fields.List(fields.String())
+
+
+class SupportedEventsSchema(Schema):
+    event_type = fields.List(fields.String())
+    notify_type = fields.List(fields.String())
+    payload_formats = fields.List(fields.Nested(PayloadFormatsSchema))
+
+
+class LastTriggerSchema(Schema):
+    policy_name = fields.String()
+    event_type = fields.String()
+    enabled = fields.Boolean()
+    creation_time = fields.DateTime()
+    last_trigger_time = fields.DateTime(metadata={"description": "absent if never triggered"})

@@ -1,0 +1,121 @@
+"""Webhook policies of a project, served at ``/api/v2.0/projects/{project_name_or_id}/webhook`` and at
+Harbor 1.x's ``/api/projects/{project_id}/webhook``: the same view classes on two blueprints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+
+from app.api import paging
+from app.api.base import HarborBlueprint
+from app.api.webhooks.schemas import (
+    LastTriggerSchema,
+    PolicyBodySchema,
+    PolicySchema,
+    SupportedEventsSchema,
+)
+from app.broker.topics import EVENT_TYPES
+from app.services import policies, projects
+from app.services.policies import PAYLOAD_FORMATS, TARGET_TYPES
+
+blp = HarborBlueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/api/v2.0/projects/<project_name_or_id>/webhook",
+    description="Webhook policies of a project",
+)
+blp_v1 = HarborBlueprint(
+    "webhooks_v1",
+    __name__,
+    url_prefix="/api/projects/<int:project_id>/webhook",
+    description="Webhook policies of a project, Harbor 1.x paths (same handlers)",
+)
+
+
+@blp_v1.url_value_preprocessor
+def _project_id_as_name_or_id(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # The views take ``project_name_or_id``; the 1.x rule names the same thing ``project_id``.
+    if values is not None and "project_id" in values:
+        values["project_name_or_id"] = str(values.pop("project_id"))
+
+
+class Policies(MethodView):
+    @blp.arguments(paging.PageArgs, location="query")
+    @blp.response(200, PolicySchema(many=True))
+    @blp.alt_response(404, description="Unknown project")
+    def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
+        """List the project's webhook policies, newest first (paged); auth headers masked."""
+        project = projects.get(project_name_or_id)
+        rows, total = policies.page(project, args["page"], args["page_size"])
+        return [policies.redacted(p) for p in rows], paging.headers(total, args["page"], args["page_size"])
+
+    @blp.arguments(PolicyBodySchema)
+    @blp.response(201, description="Created; ``Location`` names the policy")
+    @blp.alt_response(400, description="Invalid policy")
+    @blp.alt_response(404, description="Unknown project")
+    @blp.alt_response(409, description="The project has a policy of this name")
+    def post(self, body: dict[str, Any], project_name_or_id: str) -> Any:
+        """Create a webhook policy in the project."""
+        policy = policies.create(projects.get(project_name_or_id), body)
+        return Response(status=201, headers={"Location": f"{request.path.rstrip('/')}/{policy.id}"})
+
+
+class Policy(MethodView):
+    @blp.response(200, PolicySchema)
+    @blp.alt_response(404, description="Unknown project, or no such policy in it")
+    def get(self, project_name_or_id: str, webhook_policy_id: int) -> Any:
+        """Read one webhook policy; auth headers masked."""
+        return policies.redacted(policies.get(projects.get(project_name_or_id), webhook_policy_id))
+
+    @blp.arguments(PolicyBodySchema)
+    @blp.response(200, description="Updated")
+    @blp.alt_response(400, description="Invalid policy")
+    @blp.alt_response(404, description="Unknown project, or no such policy in it")
+    @blp.alt_response(409, description="The project has another policy of this name")
+    def put(self, body: dict[str, Any], project_name_or_id: str, webhook_policy_id: int) -> Any:
+        """Replace the policy; ``creator`` and ``creation_time`` are kept. A masked ``auth_header`` keeps the
+        stored header of the target at the same index with the same address."""
+        policies.update(projects.get(project_name_or_id), webhook_policy_id, body)
+        return Response(status=200)
+
+    @blp.response(200, description="Deleted")
+    @blp.alt_response(404, description="Unknown project, or no such policy in it")
+    def delete(self, project_name_or_id: str, webhook_policy_id: int) -> Any:
+        """Delete the policy; its hook jobs are kept as history."""
+        policies.delete(projects.get(project_name_or_id), webhook_policy_id)
+        return Response(status=200)
+
+
+class Events(MethodView):
+    @blp.response(200, SupportedEventsSchema)
+    @blp.alt_response(404, description="Unknown project")
+    def get(self, project_name_or_id: str) -> Any:
+        """The event types, notify types and payload formats a policy may use."""
+        projects.get(project_name_or_id)
+        return {
+            "event_type": [t.value for t in EVENT_TYPES],
+            "notify_type": list(TARGET_TYPES),
+            "payload_formats": [{"notify_type": "http", "formats": list(PAYLOAD_FORMATS)}],
+        }
+
+
+class LastTrigger(MethodView):
+    @blp.response(200, LastTriggerSchema(many=True))
+    @blp.alt_response(404, description="Unknown project")
+    def get(self, project_name_or_id: str) -> Any:
+        """Per (policy, event type): when a hook job was last created for it (absent if never)."""
+        return policies.last_triggers(projects.get(project_name_or_id))
+
+
+ROUTES: tuple[tuple[str, type[MethodView]], ...] = (
+    ("/policies", Policies),
+    ("/policies/<int:webhook_policy_id>", Policy),
+    ("/events", Events),
+    ("/lasttrigger", LastTrigger),
+)
+
+for _blueprint in (blp, blp_v1):
+    for _rule, _view in ROUTES:
+        _blueprint.add_url_rule(_rule, view_func=_view)

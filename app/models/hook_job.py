@@ -1,0 +1,89 @@
+"""Hook job: one delivery of one event to one policy target; attempt: one HTTP try of it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime, utcnow
+
+
+class HookJobStatus(StrEnum):
+    PENDING = "pending"  # committed; maybe not yet in Redis
+    SCHEDULED = "scheduled"  # a retry is due at next_attempt_at
+    RUNNING = "running"  # claimed by a worker until lease_expires_at
+    SUCCESS = "success"
+    ERROR = "error"  # gave up: permanent failure or attempts exhausted
+    STOPPED = "stopped"  # cancelled
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({HookJobStatus.SUCCESS, HookJobStatus.ERROR, HookJobStatus.STOPPED})
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class HookJob(Base):
+    """``payload`` holds the exact bytes to send (decoded UTF-8); ``target`` is a snapshot taken at creation."""
+
+    __tablename__ = "hook_jobs"
+    __table_args__ = (
+        Index("ix_hook_jobs_project_created", "project_id", "creation_time", "id"),
+        Index("ix_hook_jobs_policy_created", "policy_id", "creation_time", "id"),
+        Index("ix_hook_jobs_status_next", "status", "next_attempt_at"),
+        Index("ix_hook_jobs_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    # Deleting a policy keeps its delivery history: "did my webhook fire?" outlives the policy.
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_policies.id", ondelete="SET NULL"))
+    policy_name: Mapped[str] = mapped_column(String(256), default="")
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    notify_type: Mapped[str] = mapped_column(String(16))
+    target_index: Mapped[int] = mapped_column(Integer, default=0)
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_type: Mapped[str] = mapped_column(String(64), default="application/json")
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=HookJobStatus.PENDING)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    final_reason: Mapped[str] = mapped_column(Text, default="")
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HookAttempt(Base):
+    """One HTTP try. Never holds a secret: no request headers are stored, only what came back."""
+
+    __tablename__ = "hook_attempts"
+    __table_args__ = (Index("ix_hook_attempts_job", "hook_job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hook_job_id: Mapped[int] = mapped_column(ForeignKey("hook_jobs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text, default="")
+    error_class: Mapped[str] = mapped_column(String(64), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,84 @@
+"""Artifact events: record the event row, then fan out to every target of every matching policy.
+
+Runs inside the publisher's transaction (the receiver's), so the event, its hook jobs and the
+access log commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.broker import Broker, Topic
+from app.broker.events import ArtifactEvent
+from app.extensions import current_settings, db
+from app.models import Event, Project, Repository
+from app.notification.hooks import HookEvent
+from app.payloads import ArtifactContext, default_payload
+from app.services import configurations, policies
+
+TOPICS = (Topic.PUSH_ARTIFACT, Topic.PULL_ARTIFACT, Topic.DELETE_ARTIFACT)
+
+
+def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
+    """The artifact handler, publishing its hook events on ``broker``."""
+
+    def handle_artifact_event(topic: Topic, event: ArtifactEvent) -> None:
+        row = _record(topic, event)
+        if not configurations.notification_enabled():
+            return
+        matched = policies.matching(event.project_id, str(topic))
+        if not matched:
+            return
+        payload = default_payload(_context(topic, event))
+        for policy in matched:
+            for index, target in enumerate(policy.targets):
+                hook = HookEvent(
+                    event_id=row.id,
+                    project_id=event.project_id,
+                    policy=policy,
+                    target_index=index,
+                    target=target,
+                    event_type=str(topic),
+                    payload=payload,
+                    request_id=event.registry_request_id,
+                )
+                broker.publish(str(target.get("type", "http")), hook)
+
+    return handle_artifact_event
+
+
+def _record(topic: Topic, event: ArtifactEvent) -> Event:
+    row = Event(
+        type=str(topic),
+        project_id=event.project_id,
+        repository=event.repository,
+        operator=event.operator,
+        occurred_at=event.occurred_at,
+        data=event.data(),
+        registry_event_id=event.registry_event_id,
+        registry_request_id=event.registry_request_id,
+    )
+    db.session.add(row)
+    db.session.flush()
+    event.event_id = row.id
+    return row
+
+
+def _context(topic: Topic, event: ArtifactEvent) -> ArtifactContext:
+    project = db.session.get(Project, event.project_id)
+    repository = db.session.scalar(select(Repository).where(Repository.name == event.repository))
+    external = current_settings().external_url
+    host = external.split("://", 1)[-1] if external else event.registry_host
+    return ArtifactContext(
+        event_type=str(topic),
+        occurred_at=event.occurred_at,
+        operator=event.operator,
+        project_name=event.project_name,
+        project_public=bool(project and project.public),
+        repository=event.repository,
+        digest=event.digest,
+        tags=list(event.tags),
+        repository_created=repository.creation_time if repository else None,
+        registry_host=host,
+        request_id=event.registry_request_id,
+    )
