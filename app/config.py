@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from app.naming import PROJECT_NAME_RE
 
 DEFAULT_UA_DENYLIST = ("harbor-registry-client", "harbor-replication-service")
+# Delays before retry 1, 2, ... (Svix's schedule): 8 attempts over about 27.6 hours.
+DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -35,6 +37,9 @@ class Settings:
     http_connect_timeout: float = 10.0
     http_read_timeout: float = 10.0
     job_timeout: int = 60
+    retry_schedule: tuple[int, ...] = DEFAULT_SCHEDULE
+    sweep_grace: int = 10
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -56,6 +61,9 @@ class Settings:
             "http_connect_timeout": _positive_float(env, "DOCKHOOK_HTTP_CONNECT_TIMEOUT", 10.0),
             "http_read_timeout": _positive_float(env, "DOCKHOOK_HTTP_READ_TIMEOUT", 10.0),
             "job_timeout": _positive_int(env, "DOCKHOOK_JOB_TIMEOUT", 60),
+            "retry_schedule": _schedule(env.get("DOCKHOOK_RETRY_SCHEDULE")),
+            "sweep_grace": _positive_int(env, "DOCKHOOK_SWEEP_GRACE", 10),
+            "retention_days": _positive_int(env, "DOCKHOOK_RETENTION_DAYS", 30),
         }
         values.update(overrides)
         return cls(**values)
@@ -160,3 +168,33 @@ def _external_url(raw: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"DOCKHOOK_EXTERNAL_URL={raw!r} is not an http(s) URL with a host")
     return value
+
+
+def _schedule(raw: str | None) -> tuple[int, ...]:
+    """Retry delays after attempt 1, 2, ...; ``""`` (or ``none``) means no retries."""
+    if raw is None:
+        return DEFAULT_SCHEDULE
+    if raw.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return parse_schedule(raw)
+    except ValueError as exc:
+        raise ConfigError(f"DOCKHOOK_RETRY_SCHEDULE: {exc}") from None
+
+
+def parse_schedule(raw: str) -> tuple[int, ...]:
+    """``"5s,5m,30m,2h"`` → seconds; a bare number is seconds. Raises ValueError with the bad part."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    result = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        number, unit = (part[:-1], part[-1]) if part[-1] in units else (part, "s")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a duration (use e.g. 5s, 5m, 2h)") from None
+        if value < 0:
+            raise ValueError(f"{part!r} is negative")
+        result.append(round(value * units[unit]))
+    return tuple(result)

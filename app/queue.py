@@ -13,6 +13,8 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.exceptions import InvalidJobOperation
+from rq.job import Job, JobStatus
 
 # Fresh deliveries first; retries on their own lower-priority queue so a backlog of old
 # retries never starves new events (a worker takes from the queues in this order).
@@ -42,16 +44,19 @@ def connection(url: str) -> Redis:
     return _connections[key]
 
 
-def queue_for(notify_type: str) -> str:
-    return SLACK if notify_type == "slack" else HOOKS
+def queue_for(notify_type: str, retry: bool = False) -> str:
+    """Slack has its own queue; retries of http jobs wait on the lower-priority retry queue."""
+    if notify_type == "slack":
+        return SLACK
+    return HOOKS_RETRY if retry else HOOKS
 
 
 def enqueue_deliveries(url: str, jobs: Sequence[tuple[int, str, str]], job_timeout: int) -> None:
-    """Enqueue ``(hook_job_id, uuid, notify_type)`` deliveries in one pipeline; RQ job id = hook job uuid."""
+    """Enqueue ``(hook_job_id, uuid, queue name)`` deliveries in one pipeline; RQ job id = hook job uuid."""
     conn = connection(url)
     by_queue: dict[str, list[tuple[int, str]]] = {}
-    for job_id, uuid, notify_type in jobs:
-        by_queue.setdefault(queue_for(notify_type), []).append((job_id, uuid))
+    for job_id, uuid, queue_name in jobs:
+        by_queue.setdefault(queue_name, []).append((job_id, uuid))
     try:
         with conn.pipeline() as pipe:
             for name, items in by_queue.items():
@@ -74,6 +79,33 @@ def enqueue_deliveries(url: str, jobs: Sequence[tuple[int, str, str]], job_timeo
             pipe.execute()
     except (RedisError, OSError) as exc:
         raise QueueUnavailable(str(exc)) from exc
+
+
+_WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def waiting(url: str, uuids: Sequence[str]) -> set[str]:
+    """The uuids whose RQ job is waiting in a queue. A ``started`` job is not counted: after a
+    worker is killed RQ keeps calling it started for many minutes, and the database lease is
+    what tells whether a worker still has it."""
+    if not uuids:
+        return set()
+    try:
+        jobs = Job.fetch_many(list(uuids), connection=connection(url))
+        return {job.id for job in jobs if job is not None and job.get_status(refresh=False) in _WAITING}
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
+
+
+def discard(url: str, uuids: Sequence[str]) -> None:
+    """Best effort: take these jobs off their queues (a stopped job would be a no-op anyway)."""
+    try:
+        conn = connection(url)
+        for job in Job.fetch_many(list(uuids), connection=conn):
+            if job is not None and job.get_status(refresh=False) in _WAITING:
+                job.cancel()
+    except (RedisError, OSError, InvalidJobOperation):
+        return
 
 
 def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = None) -> bool:

@@ -15,8 +15,8 @@ def deliver(hook_job_id: int) -> str:
     """Deliver hook job ``hook_job_id`` once (runs in an RQ worker with the app context pushed).
 
     Idempotent: a job that is final or already running elsewhere is left alone ("skipped").
-    Returns the job's new status. Raises only for database errors (RQ records those, and the
-    job's lease lets the sweeper recover it).
+    Returns what happened: "success", "retry" (scheduled) or "fail". Raises only for database
+    errors (RQ records those, and the job's lease lets the sweeper recover it).
     """
     settings = current_settings()
     try:
@@ -36,18 +36,17 @@ def deliver(hook_job_id: int) -> str:
             read_timeout=settings.http_read_timeout,
         )
         result = sender.send(request)
-        applied = hook_jobs.finish_attempt(job, result)
-        outcome = "success" if result.succeeded else "error"
+        decision = hook_jobs.finish_attempt(job, result, settings.retry_schedule)
         log.info(
-            "hook job %s (%s) attempt %d: %s %s in %d ms%s",
+            "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)",
             job.id,
             job.uuid,
             job.attempt_count,
-            outcome,
             result.status_code if result.status_code is not None else result.error_class,
             result.duration_ms,
-            "" if applied else " (lease lost: a newer attempt owns the job)",
+            decision.action,
+            decision.reason,
         )
-        return outcome
+        return decision.action
     finally:
         db.session.remove()

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 from requests import exceptions as rx
 
-from app.models import utcnow
+from app import clock
 from app.services.hook_jobs import RESPONSE_BODY_CAP, AttemptResult
 from app.version import __version__
 
@@ -61,11 +61,11 @@ def send(request: Request) -> AttemptResult:
     Redirects are not followed (a 3xx is a failure), TLS is verified unless told not to, and
     at most RESPONSE_BODY_CAP bytes of the response body are read.
     """
-    started_at = utcnow()
-    clock = time.monotonic()
+    started_at = clock.now()
+    began = time.monotonic()
 
     def done(**values: Any) -> AttemptResult:
-        return AttemptResult(started_at=started_at, duration_ms=int((time.monotonic() - clock) * 1000), **values)
+        return AttemptResult(started_at=started_at, duration_ms=int((time.monotonic() - began) * 1000), **values)
 
     try:
         response = session().post(
@@ -96,13 +96,16 @@ def send(request: Request) -> AttemptResult:
         return done(status_code=response.status_code, error_class="read_error", error_message=_short(exc))
     response.close()
     code = response.status_code
+    retry_after = response.headers.get("Retry-After")
     if 200 <= code < 300:
         return done(status_code=code, response_body=body)
     error_class = "redirect" if 300 <= code < 400 else "http_status"
     message = f"HTTP {code}"
     if error_class == "redirect" and response.headers.get("Location"):
         message += f" to {response.headers['Location'][:200]} (redirects are not followed)"
-    return done(status_code=code, response_body=body, error_class=error_class, error_message=message)
+    return done(
+        status_code=code, response_body=body, error_class=error_class, error_message=message, retry_after=retry_after
+    )
 
 
 def _read_capped(response: requests.Response) -> str:

@@ -1,4 +1,4 @@
-"""``make run``: Dockhook on one machine — migrations, Redis (when REDIS_URL is unset), gunicorn and a worker.
+"""``make run``: Dockhook on one machine — migrations, Redis (when REDIS_URL is unset), gunicorn, a worker, the sweeper.
 
 Ctrl-C (or SIGTERM) stops everything this launcher started, Redis included. If any part
 exits on its own, the launcher stops the rest and exits non-zero, so nothing runs half-up.
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         "--instance", type=Path, default=ROOT / "instance", help="where the embedded Redis keeps its files"
     )
     parser.add_argument("--workers", type=int, default=1, help="RQ worker processes (default 1)")
+    parser.add_argument("--sweep-every", type=float, default=5.0, help="seconds between sweeps (default 5)")
     args = parser.parse_args(argv)
     args.instance.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -56,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         for _ in range(args.workers):
             children.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
+        # The sweeper: lost, due and abandoned hook jobs back onto the queues; history purge.
+        children.append(
+            subprocess.Popen(
+                [str(BIN / "flask"), "--app", "wsgi", "hooks", "sweep", "--every", str(args.sweep_every)],
+                cwd=ROOT,
+                env=env,
+            )
+        )
         print(
             f"dev: Dockhook on http://{env['DOCKHOOK_BIND']} (receiver /service/notifications, API /api/v2.0); "
             "Ctrl-C stops everything",

@@ -42,6 +42,8 @@ class HookJob(Base):
         Index("ix_hook_jobs_policy_created", "policy_id", "creation_time", "id"),
         Index("ix_hook_jobs_status_next", "status", "next_attempt_at"),
         Index("ix_hook_jobs_event", "event_id"),
+        Index("ix_hook_jobs_status_lease", "status", "lease_expires_at"),
+        Index("ix_hook_jobs_finished", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -62,6 +64,10 @@ class HookJob(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweeper last put it on a queue (the receiver's own enqueue is not recorded).
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "auto" for the retry series, "manual" while a redelivery someone asked for is in flight.
+    trigger: Mapped[str] = mapped_column(String(16), default="auto")
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(Text, default="")
     final_reason: Mapped[str] = mapped_column(Text, default="")

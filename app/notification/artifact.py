@@ -32,6 +32,8 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
         payload = default_payload(_context(topic, event))
         for policy in matched:
             for index, target in enumerate(policy.targets):
+                if target.get("disabled"):
+                    continue  # disabled after a 410 Gone; a PUT of the policy re-enables it
                 hook = HookEvent(
                     event_id=row.id,
                     project_id=event.project_id,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.broker import Topic
+from app.extensions import current_settings
 from app.models import WebhookPolicy
 from app.models.hook_job import new_uuid
 from app.payloads import cloudevents_payload, serialise, slack_payload
@@ -50,6 +51,7 @@ def handle_slack(topic: Topic, hook: HookEvent) -> None:
 
 
 def _create(hook: HookEvent, body: str, content_type: str, uuid: str) -> None:
+    schedule = current_settings().retry_schedule
     hook_jobs.create(
         event_id=hook.event_id,
         project_id=hook.project_id,
@@ -59,5 +61,6 @@ def _create(hook: HookEvent, body: str, content_type: str, uuid: str) -> None:
         event_type=hook.event_type,
         payload=body,
         content_type=content_type,
+        max_attempts=1 + len(schedule),
         uuid=uuid,
     )

@@ -7,16 +7,19 @@ duplicate worker run changes nothing, so status never moves backwards (DESIGN §
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from app import queue
+from app import clock, queue
 from app.extensions import db
-from app.models import HookAttempt, HookJob, HookJobStatus, WebhookPolicy, utcnow
-from app.services.errors import NotFound
+from app.models import FINAL_STATUSES as FINAL
+from app.models import HookAttempt, HookJob, HookJobStatus, WebhookPolicy
+from app.services import retries
+from app.services.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ def create(
     event_type: str,
     payload: str,
     content_type: str,
+    max_attempts: int = 1,
     uuid: str | None = None,
 ) -> HookJob:
     """Add a ``pending`` hook job to the current transaction; it is enqueued by :func:`enqueue_new` after commit."""
@@ -58,7 +62,8 @@ def create(
         content_type=content_type,
         status=HookJobStatus.PENDING,
         attempt_count=0,
-        max_attempts=1,
+        max_attempts=max_attempts,
+        trigger="auto",
     )
     if uuid is not None:
         job.uuid = uuid
@@ -91,7 +96,7 @@ def enqueue_new(redis_url: str | None, job_timeout: int) -> int:
         log.warning("REDIS_URL is not set: %d hook jobs stay pending", len(jobs))
         return 0
     try:
-        queue.enqueue_deliveries(redis_url, [(j.id, j.uuid, j.notify_type) for j in jobs], job_timeout)
+        queue.enqueue_deliveries(redis_url, [(j.id, j.uuid, queue.queue_for(j.notify_type)) for j in jobs], job_timeout)
     except queue.QueueUnavailable as exc:
         log.warning("Redis unavailable, %d hook jobs stay pending for the sweeper: %s", len(jobs), exc)
         return 0
@@ -103,7 +108,7 @@ def claim(hook_job_id: int, lease_seconds: int, now: datetime | None = None) -> 
 
     Returns None (and changes nothing) when the job is final, already running elsewhere, or gone.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == hook_job_id, HookJob.status.in_([str(s) for s in CLAIMABLE]))
@@ -132,55 +137,60 @@ class AttemptResult:
     response_body: str = ""
     error_class: str = ""
     error_message: str = ""
+    retry_after: str | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300 and not self.error_class
 
 
-def finish_attempt(job: HookJob, result: AttemptResult, now: datetime | None = None) -> bool:
-    """Record the attempt and move ``running → success|error``; commit.
+def finish_attempt(
+    job: HookJob,
+    result: AttemptResult,
+    schedule: tuple[int, ...],
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> retries.Decision:
+    """Record the attempt and move the job on: ``running → success | scheduled | error``; commit.
 
     Guarded on ``status = running`` and on the attempt number this worker claimed, so a worker
-    whose lease was taken over cannot overwrite the newer attempt. Returns whether it applied.
+    whose lease was taken over (or whose job was stopped) cannot overwrite what happened since;
+    the attempt itself is always recorded. A 410 also disables the target in its policy.
     """
-    now = now or utcnow()
-    succeeded = result.succeeded
-    status = HookJobStatus.SUCCESS if succeeded else HookJobStatus.ERROR
-    reason = "" if succeeded else _describe(result)
-    applied = db.session.execute(
-        update(HookJob)
-        .where(
-            HookJob.id == job.id,
-            HookJob.status == HookJobStatus.RUNNING,
-            HookJob.attempt_count == job.attempt_count,
-        )
-        .values(
-            status=status,
-            last_status_code=result.status_code,
-            last_error=reason,
-            final_reason="delivered" if succeeded else reason,
-            lease_expires_at=None,
-            finished_at=now,
-            update_time=now,
-        )
-        .execution_options(synchronize_session=False)
+    now = now or clock.now()
+    decision = retries.decide(
+        status_code=result.status_code,
+        error_class=result.error_class,
+        attempt=job.attempt_count,
+        schedule=schedule,
+        manual=job.trigger == "manual",
+        retry_after=result.retry_after,
+        now=now,
+        rng=rng,
     )
+    applied = _move_running(job, decision, now, result.status_code, _describe(result))
     db.session.add(
         HookAttempt(
             hook_job_id=job.id,
             number=job.attempt_count,
+            manual=job.trigger == "manual",
             started_at=result.started_at,
             duration_ms=result.duration_ms,
             status_code=result.status_code,
             response_body=result.response_body[:RESPONSE_BODY_CAP],
             error_class=result.error_class,
             error_message=result.error_message,
-            outcome=str(status),
+            outcome=_OUTCOME[decision.action],
         )
     )
+    if applied and decision.disable_target and job.policy_id is not None:
+        _disable_target(job, f"{decision.reason} at {now.isoformat()}")
     db.session.commit()
-    return bool(applied.rowcount == 1)  # type: ignore[attr-defined]
+    return decision
+
+
+# What an attempt led to, in the words of the job statuses.
+_OUTCOME = {"success": "success", "retry": "retry", "fail": "error"}
 
 
 def _describe(result: AttemptResult) -> str:
@@ -189,8 +199,48 @@ def _describe(result: AttemptResult) -> str:
     return f"HTTP {result.status_code}" + (f" ({result.error_class})" if result.error_class else "")
 
 
+def _move_running(job: HookJob, decision: retries.Decision, now: datetime, status_code: int | None, error: str) -> bool:
+    if decision.action == "success":
+        values: dict[str, Any] = {
+            "status": HookJobStatus.SUCCESS,
+            "final_reason": decision.reason,
+            "finished_at": now,
+            "trigger": "auto",
+            "lease_expires_at": None,
+            "update_time": now,
+        }
+    else:
+        values = _after(decision, now, error)
+    values["last_status_code"] = status_code
+    result = db.session.execute(
+        update(HookJob)
+        .where(
+            HookJob.id == job.id,
+            HookJob.status == HookJobStatus.RUNNING,
+            HookJob.attempt_count == job.attempt_count,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _disable_target(job: HookJob, reason: str) -> None:
+    """Mark the policy's target as disabled (matching skips it); a PUT of the policy re-enables it."""
+    policy = db.session.get(WebhookPolicy, job.policy_id)
+    if policy is None:
+        return
+    targets = [dict(t) for t in policy.targets]
+    index = job.target_index
+    if index < len(targets) and targets[index].get("address") == job.target.get("address"):
+        targets[index].update(disabled=True, disabled_reason=reason)
+        policy.targets = targets
+        log.warning("policy %s target %d disabled: %s", policy.id, index, reason)
+
+
 def by_uuid(uuid: str) -> HookJob | None:
-    return db.session.scalar(select(HookJob).where(HookJob.uuid == uuid))
+    """The job with this uuid, freshly read (status UPDATEs here bypass the session's copies)."""
+    return db.session.scalar(select(HookJob).where(HookJob.uuid == uuid).execution_options(populate_existing=True))
 
 
 def attempts(job_id: int) -> list[HookAttempt]:
@@ -231,3 +281,202 @@ def of_policy(project_id: int, policy_id: int, job_id: int) -> HookJob:
     if job is None or job.project_id != project_id or job.policy_id != policy_id:
         raise NotFound(f"execution {job_id} of policy {policy_id} not found")
     return job
+
+
+# --- stop, redeliver, recover -------------------------------------------------------------
+
+UNSENT = (HookJobStatus.PENDING, HookJobStatus.SCHEDULED)
+ACTIVE = (HookJobStatus.PENDING, HookJobStatus.SCHEDULED, HookJobStatus.RUNNING)
+
+
+def stop(job: HookJob, reason: str, redis_url: str | None) -> bool:
+    """Stop a job that has not ended (``pending|scheduled|running → stopped``); commit; cancel its RQ job.
+
+    A running attempt may still reach its target, but cannot change the status any more.
+    Returns False (nothing changed) when the job had already ended.
+    """
+    now = clock.now()
+    result = db.session.execute(
+        update(HookJob)
+        .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in ACTIVE]))
+        .values(
+            status=HookJobStatus.STOPPED,
+            final_reason=reason,
+            finished_at=now,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            update_time=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    stopped = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if stopped and redis_url:
+        queue.discard(redis_url, [job.uuid])
+    return stopped
+
+
+def stop_unsent_of_policy(policy_id: int, reason: str) -> list[str]:
+    """In the caller's transaction: stop the policy's jobs not yet sent; return their uuids (to discard from RQ)."""
+    now = clock.now()
+    uuids = list(
+        db.session.scalars(
+            select(HookJob.uuid).where(HookJob.policy_id == policy_id, HookJob.status.in_([str(s) for s in UNSENT]))
+        )
+    )
+    if uuids:
+        db.session.execute(
+            update(HookJob)
+            .where(HookJob.policy_id == policy_id, HookJob.status.in_([str(s) for s in UNSENT]))
+            .values(
+                status=HookJobStatus.STOPPED,
+                final_reason=reason,
+                finished_at=now,
+                next_attempt_at=None,
+                update_time=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return uuids
+
+
+def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
+    """Send an ended job again, once, as a manual attempt with the same ``webhook-id``; commit; enqueue.
+
+    Raises Conflict while the job has not ended (it is still being delivered). If Redis is
+    down the job waits ``pending`` for the sweeper.
+    """
+    now = clock.now()
+    result = db.session.execute(
+        update(HookJob)
+        .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in FINAL]))
+        .values(
+            status=HookJobStatus.PENDING,
+            trigger="manual",
+            max_attempts=HookJob.attempt_count + 1,
+            finished_at=None,
+            final_reason="",
+            next_attempt_at=None,
+            enqueued_at=None,
+            update_time=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise Conflict(f"hook job {job.uuid} is {job.status}: only an ended job can be redelivered")
+    db.session.info.setdefault(_NEW_JOBS, []).append(NewJob(job.id, job.uuid, job.notify_type))
+    db.session.commit()
+    enqueue_new(redis_url, job_timeout)
+
+
+def failed_of_policy(policy_id: int, since: datetime, until: datetime | None) -> list[HookJob]:
+    """The policy's jobs that ended in ``error``, created in [since, until)."""
+    query = select(HookJob).where(
+        HookJob.policy_id == policy_id, HookJob.status == HookJobStatus.ERROR, HookJob.creation_time >= since
+    )
+    if until is not None:
+        query = query.where(HookJob.creation_time < until)
+    return list(db.session.scalars(query.order_by(HookJob.id)))
+
+
+# --- what the sweeper changes -------------------------------------------------------------
+
+
+def expire_lease(job: HookJob, schedule: tuple[int, ...], lease_seconds: int, now: datetime) -> bool:
+    """A running job whose lease ran out lost its worker: record a ``worker_lost`` attempt, then retry
+    (at once) or give up when attempts are exhausted. In the caller's transaction. Guarded on the
+    attempt number and on the lease still being expired."""
+    decision = retries.decide(
+        status_code=None,
+        error_class="worker_lost",
+        attempt=job.attempt_count,
+        schedule=schedule,
+        manual=job.trigger == "manual",
+        now=now,
+    )
+    if decision.action == "retry":
+        decision = retries.Decision("retry", delay=0.0, reason=decision.reason)
+    message = f"no result within the {lease_seconds} s lease: the worker died or hung"
+    result = db.session.execute(
+        update(HookJob)
+        .where(
+            HookJob.id == job.id,
+            HookJob.status == HookJobStatus.RUNNING,
+            HookJob.attempt_count == job.attempt_count,
+            HookJob.lease_expires_at <= now,
+        )
+        .values(**_after(decision, now, f"worker_lost: {message}"))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    started = (job.lease_expires_at or now) - timedelta(seconds=lease_seconds)
+    db.session.add(
+        HookAttempt(
+            hook_job_id=job.id,
+            number=job.attempt_count,
+            manual=job.trigger == "manual",
+            started_at=started,
+            duration_ms=int((now - started).total_seconds() * 1000),
+            error_class="worker_lost",
+            error_message=message,
+            outcome=_OUTCOME[decision.action],
+        )
+    )
+    return True
+
+
+def _after(decision: retries.Decision, now: datetime, error: str) -> dict[str, Any]:
+    if decision.action == "retry":
+        return {
+            "status": HookJobStatus.SCHEDULED,
+            "next_attempt_at": now + timedelta(seconds=decision.delay),
+            "lease_expires_at": None,
+            "last_error": error,
+            "enqueued_at": None,
+            "update_time": now,
+        }
+    return {
+        "status": HookJobStatus.ERROR,
+        "lease_expires_at": None,
+        "last_error": error,
+        "final_reason": decision.reason,
+        "finished_at": now,
+        "trigger": "auto",
+        "update_time": now,
+    }
+
+
+def mark_enqueued(ids: list[int], now: datetime) -> None:
+    """In the caller's transaction: remember when the sweeper queued these jobs."""
+    if ids:
+        db.session.execute(
+            update(HookJob)
+            .where(HookJob.id.in_(ids))
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def purge(before: datetime, batch: int = 1000) -> tuple[int, int]:
+    """Delete ended jobs finished before ``before`` and their attempts, ``batch`` jobs per transaction.
+
+    Returns ``(jobs, attempts)`` deleted. Short transactions keep the tables available meanwhile.
+    """
+    jobs_deleted = attempts_deleted = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(HookJob.id)
+                .where(HookJob.status.in_([str(s) for s in FINAL]), HookJob.finished_at < before)
+                .order_by(HookJob.id)
+                .limit(batch)
+            )
+        )
+        if not ids:
+            db.session.commit()
+            return jobs_deleted, attempts_deleted
+        attempts_deleted += db.session.execute(delete(HookAttempt).where(HookAttempt.hook_job_id.in_(ids))).rowcount  # type: ignore[attr-defined]
+        jobs_deleted += db.session.execute(delete(HookJob).where(HookJob.id.in_(ids))).rowcount  # type: ignore[attr-defined]
+        db.session.commit()

@@ -14,14 +14,16 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from app import queue, redact
 from app.broker.topics import EVENT_TYPES, UnknownTopicError, canonical
-from app.extensions import db
+from app.extensions import current_settings, db
 from app.models import HookJob, Project, WebhookPolicy, utcnow
+from app.services import hook_jobs
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
 
 # Shown instead of a stored auth_header; sent back in a PUT it means "keep the stored header".
-MASK = "******"
+MASK = redact.MASK
 TARGET_TYPES = ("http", "slack")
 PAYLOAD_FORMATS = ("Default", "CloudEvents")
 NAME_MAX = 256
@@ -89,15 +91,29 @@ def update(project: Project, policy_id: int, fields: Mapping[str, Any]) -> Webho
     for key, value in values.items():
         setattr(policy, key, value)
     policy.update_time = utcnow()
+    # Disabling a policy stops what it has not sent yet, in the same transaction.
+    stopped = [] if policy.enabled else hook_jobs.stop_unsent_of_policy(policy.id, "policy disabled")
     _commit_named(values["name"])
+    _discard(stopped)
     return policy
 
 
 def delete(project: Project, policy_id: int) -> None:
-    """Delete the policy and commit. Its hook jobs stay (``policy_id`` set to NULL). Raises NotFound."""
-    db.session.delete(get(project, policy_id))
+    """Delete the policy and commit; its unsent hook jobs are stopped first. Its hook jobs stay as history
+    (``policy_id`` set to NULL, ``policy_name`` kept). Raises NotFound."""
+    policy = get(project, policy_id)
+    stopped = hook_jobs.stop_unsent_of_policy(policy.id, "policy deleted")
+    db.session.delete(policy)
     with _parameters_hidden():
         commit()
+    _discard(stopped)
+
+
+def _discard(uuids: list[str]) -> None:
+    """Take stopped jobs off their RQ queues (best effort: a stopped job cannot be claimed anyway)."""
+    redis_url = current_settings().redis_url
+    if uuids and redis_url:
+        queue.discard(redis_url, uuids)
 
 
 def last_triggers(project: Project) -> list[dict[str, Any]]:
@@ -146,6 +162,8 @@ def redacted(policy: WebhookPolicy) -> dict[str, Any]:
                 "auth_header": MASK if t.get("auth_header") else "",
                 "skip_cert_verify": bool(t.get("skip_cert_verify")),
                 "payload_format": t.get("payload_format") or "",
+                "disabled": bool(t.get("disabled")),
+                **({"disabled_reason": t["disabled_reason"]} if t.get("disabled_reason") else {}),
             }
             for t in policy.targets
         ],

@@ -17,7 +17,7 @@ from tests.support.sinks import Reply, Sink
 @pytest.fixture
 def delivered(make_app: Callable[..., Flask], redis_db: str, sink: Sink) -> tuple[Flask, int, Sink]:
     """A push delivered to a policy with two targets: one answers 200, the other 503."""
-    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db)
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=())
     sink.respond = lambda r: Reply(status=503, body=b"busy") if r.path == "/down" else Reply()
     password_url = sink.url.replace("http://", "http://hook:pa55word@")
     policy_id = add_policy(

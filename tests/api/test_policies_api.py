@@ -129,6 +129,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "auth_header": MASK,
             "skip_cert_verify": True,
             "payload_format": "CloudEvents",
+            "disabled": False,
         },
         {
             "type": "slack",
@@ -136,6 +137,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "auth_header": "",
             "skip_cert_verify": False,
             "payload_format": "",
+            "disabled": False,
         },
     ]
     assert policy["event_types"] == ["PUSH_ARTIFACT", "SCANNING_COMPLETED", "PULL_ARTIFACT"]
@@ -325,6 +327,7 @@ def test_put_replaces_the_policy_but_keeps_creator_creation_time_and_project(api
             "auth_header": "",
             "skip_cert_verify": False,
             "payload_format": "",
+            "disabled": False,
         }
     ]
 

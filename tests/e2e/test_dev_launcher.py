@@ -49,7 +49,10 @@ def test_dev_launcher_runs_everything_and_ctrl_c_stops_everything(tmp_path: Path
         connection = redis.Redis.from_url(redis_url)
         wait_for(lambda: connection.scard("rq:workers") == 1, 30, "no RQ worker registered", launcher)
         children = psutil.Process(launcher.pid).children(recursive=True)
-        assert len(children) >= 3, [c.cmdline() for c in children]  # gunicorn master + workers, the RQ worker
+        # gunicorn master + workers, the RQ worker, the sweeper
+        cmdlines = [" ".join(c.cmdline()) for c in children]
+        assert len(children) >= 4, cmdlines
+        assert any("worker.py" in c for c in cmdlines) and any("hooks sweep" in c for c in cmdlines), cmdlines
         started = [*children, psutil.Process(redis_pid)]
 
         # Migrations ran: a real notification is recorded.

@@ -30,7 +30,14 @@ SECRET = "Bearer s3cr3t-value-42"
 
 @pytest.fixture
 def hook_app(make_app: Callable[..., Flask], redis_db: str) -> Flask:
-    return make_app(notify_token=replay.TOKEN, redis_url=redis_db, http_read_timeout=1.0, http_connect_timeout=1.0)
+    # No retries here: these tests are about one attempt; retries have their own tests.
+    return make_app(
+        notify_token=replay.TOKEN,
+        redis_url=redis_db,
+        http_read_timeout=1.0,
+        http_connect_timeout=1.0,
+        retry_schedule=(),
+    )
 
 
 def add_policy(

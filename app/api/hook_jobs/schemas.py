@@ -130,3 +130,19 @@ class TaskSchema(Schema):
     update_time = fields.DateTime()
     start_time = fields.Function(lambda job: job.creation_time.isoformat())
     end_time = fields.DateTime(attribute="finished_at", allow_none=True)
+
+
+class RecoverSchema(Schema):
+    since = fields.AwareDateTime(required=True, default_timezone=None)
+    until = fields.AwareDateTime(load_default=None, default_timezone=None)
+
+
+class RecoveredSchema(Schema):
+    redelivered = fields.Integer()
+    hook_jobs = fields.List(fields.String(), metadata={"description": "uuids of the redelivered hook jobs"})
+
+
+class TaskUpdateSchema(Schema):
+    """Harbor stops a task with ``{"status": "Stopped"}``; nothing else can be set."""
+
+    status = fields.String(load_default="Stopped", validate=validate.Equal("Stopped"))

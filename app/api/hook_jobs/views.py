@@ -18,13 +18,17 @@ from app.api.hook_jobs.schemas import (
     HookJobSchema,
     LegacyJobArgs,
     LegacyJobSchema,
+    RecoveredSchema,
+    RecoverSchema,
     TaskSchema,
+    TaskUpdateSchema,
 )
 from app.api.paging import PageArgs
+from app.extensions import current_settings
 from app.models import HookJob
 from app.redact import redact_url
 from app.services import hook_jobs, policies, projects
-from app.services.errors import NotFound
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.hook_jobs import JobFilter
 
 blp = HarborBlueprint("hook_jobs", __name__, url_prefix="/api/v2.0", description="Hook jobs: delivery status")
@@ -39,10 +43,28 @@ class HookJobByUuid(MethodView):
     @blp.response(200, HookJobDetailSchema)
     def get(self, uuid: str) -> Any:
         """One hook job by its uuid (the ``webhook-id`` header): status, target without secrets, every attempt."""
-        job = hook_jobs.by_uuid(uuid)
-        if job is None:
-            raise NotFound(f"hook job {uuid} not found")
-        return _with_attempts(job)
+        return _with_attempts(_job(uuid))
+
+
+@blp.route("/hook-jobs/<uuid>/redeliver")
+class Redeliver(MethodView):
+    @blp.response(202, HookJobDetailSchema)
+    @blp.alt_response(409, description="The job has not ended yet")
+    def post(self, uuid: str) -> Any:
+        """Send an ended hook job again as one manual attempt, with the same ``webhook-id``."""
+        job = _job(uuid)
+        settings = current_settings()
+        hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout)
+        return _with_attempts(_job(uuid))
+
+
+@blp.route("/hook-jobs/<uuid>/stop")
+class Stop(MethodView):
+    @blp.response(200, HookJobDetailSchema)
+    @blp.alt_response(409, description="The job has already ended")
+    def post(self, uuid: str) -> Any:
+        """Stop a hook job that has not ended: no further attempt is made."""
+        return _stop(_job(uuid))
 
 
 @blp.route(f"{WEBHOOK}/hook-jobs")
@@ -94,6 +116,37 @@ class Tasks(MethodView):
         return [_execution(project_name_or_id, policy_id, execution_id)]
 
 
+@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks/<int:task_id>")
+class Task(MethodView):
+    @blp.arguments(TaskUpdateSchema)
+    @blp.response(200, TaskSchema)
+    def put(
+        self, body: dict[str, Any], project_name_or_id: str, policy_id: int, execution_id: int, task_id: int
+    ) -> Any:
+        """Stop the task (``{"status": "Stopped"}``), as Harbor's UI does."""
+        job = _execution(project_name_or_id, policy_id, execution_id)
+        if task_id != job.id:
+            raise NotFound(f"task {task_id} of execution {execution_id} not found")
+        return _stop(job)
+
+
+@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/recover")
+class Recover(MethodView):
+    @blp.arguments(RecoverSchema)
+    @blp.response(202, RecoveredSchema)
+    def post(self, body: dict[str, Any], project_name_or_id: str, policy_id: int) -> Any:
+        """Redeliver every hook job of the policy that ended in ``error``, created in [``since``, ``until``)."""
+        if body["until"] is not None and body["until"] <= body["since"]:
+            raise Invalid("until: must be later than since")
+        project = projects.get(project_name_or_id)
+        policy = policies.get(project, policy_id)
+        settings = current_settings()
+        failed = hook_jobs.failed_of_policy(policy.id, body["since"], body["until"])
+        for job in failed:
+            hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout)
+        return {"redelivered": len(failed), "hook_jobs": [job.uuid for job in failed]}
+
+
 @blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks/<int:task_id>/log")
 class TaskLog(MethodView):
     @blp.response(200, content_type="text/plain")
@@ -103,6 +156,19 @@ class TaskLog(MethodView):
         if task_id != job.id:
             raise NotFound(f"task {task_id} of execution {execution_id} not found")
         return Response(task_log(job), mimetype="text/plain")
+
+
+def _job(uuid: str) -> HookJob:
+    job = hook_jobs.by_uuid(uuid)
+    if job is None:
+        raise NotFound(f"hook job {uuid} not found")
+    return job
+
+
+def _stop(job: HookJob) -> Any:
+    if not hook_jobs.stop(job, "stopped through the API", current_settings().redis_url):
+        raise Conflict(f"hook job {job.uuid} has already ended ({job.status})")
+    return _with_attempts(_job(job.uuid))
 
 
 def _execution(project_name_or_id: str, policy_id: int, execution_id: int) -> HookJob:

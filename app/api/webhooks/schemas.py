@@ -55,6 +55,10 @@ class TargetSchema(Schema):
     auth_header = fields.String(metadata={"description": "masked when set"})
     skip_cert_verify = fields.Boolean()
     payload_format = fields.String()
+    disabled = fields.Boolean(
+        dump_default=False, metadata={"description": "true after the target answered 410 Gone; a PUT re-enables it"}
+    )
+    disabled_reason = fields.String()
 
 
 class PolicySchema(Schema):
