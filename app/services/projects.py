@@ -17,10 +17,10 @@ def by_name(name: str) -> Project | None:
 
 
 def get(name_or_id: str) -> Project:
-    """The project named ``name_or_id``, or with that numeric id; raises NotFound."""
-    project = by_name(name_or_id)
-    if project is None and name_or_id.isdigit():
-        project = db.session.get(Project, int(name_or_id))
+    """The project with that numeric id (as Harbor reads a number), else with that name; raises NotFound."""
+    project = db.session.get(Project, int(name_or_id)) if name_or_id.isdigit() else None
+    if project is None:
+        project = by_name(name_or_id)
     if project is None:
         raise NotFound(f"project {name_or_id} not found")
     return project
