@@ -17,3 +17,16 @@ preload_app = False
 # gunicorn's control socket lives at one fixed path per user: several instances on a machine
 # (tests, or a receiver beside another service) would fight over it. Dockhook does not use it.
 control_socket_disable = True
+
+# Dockhook's own log lines (app.*, at INFO) next to gunicorn's, with time, level and logger.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}

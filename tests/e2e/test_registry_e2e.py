@@ -1,5 +1,7 @@
 """End to end: real skopeo pushes, pulls, inspects and deletes on a real docker-registry that notifies
-Dockhook under real gunicorn; Dockhook's HTTP API and events table must show exactly what happened.
+Dockhook under real gunicorn; Dockhook's HTTP API and events table must show exactly what happened,
+and a webhook policy on ``library`` (created through the API) must get exactly the matching
+webhooks from a real RQ worker (``python worker.py``) through a real Redis.
 
 No mocks: the image is an OCI layout built offline (tests/e2e/oci_image.py), every process runs on
 127.0.0.1, and each step waits (bounded) until the registry's notification queue is empty.
@@ -12,7 +14,7 @@ pull events too, but Dockhook drops them):
 * ``skopeo delete docker://…@digest``: GETs the manifest by digest first -> a pull without tag.
 
 So ``pull_count`` is 3. The push of ``team-x/app:2.0`` HEADs blobs (and may mount them) but
-GETs no manifest, so it adds no pull.
+GETs no manifest, so it adds no pull; ``team-x`` has no policy, so it yields no webhook.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,15 +31,17 @@ from sqlalchemy import create_engine, text
 
 from tests.e2e import oci_image
 from tests.e2e.conftest import SKOPEO_BIN, clean_env, missing_tools
+from tests.support.sinks import Received, Sink
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Dockhook, Registry
+    from tests.support.processes import Process
 
 _MISSING = missing_tools()
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(60),
     pytest.mark.skipif(
         bool(_MISSING),
         reason=f"end-to-end test needs {' and '.join(_MISSING)} on PATH (apt-get install docker-registry skopeo)",
@@ -44,6 +49,8 @@ pytestmark = [
 ]
 
 SKOPEO_TIMEOUT = 30
+WEBHOOK_TIMEOUT = 15
+QUIET = 1.0
 PUSH, PULL, DELETE = "PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT"
 
 
@@ -90,9 +97,11 @@ def events(database_url: str) -> list[tuple[str, str, dict[str, Any]]]:
     return [(t, r, json.loads(d) if isinstance(d, str) else d) for t, r, d in rows]
 
 
-def test_skopeo_push_pull_inspect_delete_are_recorded(dockhook: Dockhook, registry: Registry, tmp_path: Path) -> None:
+def test_skopeo_push_pull_inspect_delete_are_recorded(
+    dockhook: Dockhook, registry: Registry, worker: Process, sink: Sink, tmp_path: Path
+) -> None:
     try:
-        scenario(dockhook, registry, tmp_path)
+        scenario(dockhook, registry, worker, sink, tmp_path)
     except AssertionError as exc:
         try:
             metrics = registry.metrics()
@@ -100,14 +109,18 @@ def test_skopeo_push_pull_inspect_delete_are_recorded(dockhook: Dockhook, regist
             metrics = {"error": repr(metrics_exc)}
         raise AssertionError(
             f"{exc}\n\nregistry notification metrics: {metrics}\n\n"
-            f"{dockhook.process.log_tail(60)}\n\n{registry.process.log_tail(60)}"
+            f"{dockhook.process.log_tail(60)}\n\n{registry.process.log_tail(60)}\n\n{worker.log_tail(60)}"
         ) from exc
 
 
-def scenario(dockhook: Dockhook, registry: Registry, tmp_path: Path) -> None:
+def scenario(dockhook: Dockhook, registry: Registry, worker: Process, sink: Sink, tmp_path: Path) -> None:
     layout = tmp_path / "layout"
     digest = oci_image.build_layout(layout, "1.0")
     e2e = f"docker://{registry.host}/library/e2e"
+
+    # A webhook policy on library for every artifact event; team-x gets none.
+    dockhook.create_project("library")
+    dockhook.create_policy("library", "artifacts", [{"address": sink.url}], event_types=[PUSH, PULL, DELETE])
 
     # Push: 2 blobs and the manifest; a second repository in a project nobody created.
     skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:1.0", f"{e2e}:1.0")
@@ -171,3 +184,44 @@ def scenario(dockhook: Dockhook, registry: Registry, tmp_path: Path) -> None:
         (PULL, "library/e2e", [], digest),
         (DELETE, "library/e2e", ["1.0"], digest),
     ]
+
+    # The webhooks: one per library event, in order, each delivered once and recorded as a success.
+    library = [t for t, repo, _, _ in recorded if repo.startswith("library/")]
+    hooks = webhooks(dockhook, sink, len(library), worker)
+    assert [h["type"] for h in hooks] == library == [PUSH, PULL, PULL, PULL, DELETE]
+
+    def resource(tag: str) -> dict[str, str]:
+        reference = f":{tag}" if tag else f"@{digest}"
+        return {"digest": digest, "tag": tag or digest, "resource_url": f"{registry.host}/library/e2e{reference}"}
+
+    assert [h["event_data"]["resources"] for h in hooks] == [
+        [resource("1.0")],  # the push
+        [resource("1.0")],  # skopeo copy
+        [resource("1.0")],  # skopeo inspect
+        [resource("")],  # skopeo delete's GET by digest
+        [resource("1.0")],  # the delete, with the tag that pointed at the manifest
+    ]
+    for hook in hooks:
+        assert hook["event_data"]["repository"]["repo_full_name"] == "library/e2e"
+        assert hook["event_data"]["repository"]["namespace"] == "library"
+    assert dockhook.hook_jobs("team-x") == [], "team-x has no policy: its push makes no hook job"
+
+
+def webhooks(dockhook: Dockhook, sink: Sink, count: int, worker: Process) -> list[dict[str, Any]]:
+    """Wait for ``count`` webhooks and as many successful hook jobs of library; return the payloads in order.
+
+    Each has its own ``webhook-id``, naming a hook job that succeeded at its one attempt; the hook
+    jobs (oldest first) are in the same order as the deliveries, and no extra delivery follows.
+    """
+    got: list[Received] = sink.wait_for(count, timeout=WEBHOOK_TIMEOUT)
+    assert len(got) == count, f"the sink got {len(got)} webhooks, expected {count}"
+    jobs = dockhook.wait_final("library", count, timeout=WEBHOOK_TIMEOUT, watch=[worker])
+    assert [(j["status"], j["attempt_count"], j["last_status_code"]) for j in jobs] == [("success", 1, 200)] * count
+    time.sleep(QUIET)
+    assert len(sink.received) == count, "no duplicate webhook"
+    ids = [r.headers["webhook-id"] for r in got]
+    assert len(set(ids)) == count, ids
+    assert ids == [j["uuid"] for j in jobs]
+    assert [j["event_type"] for j in jobs] == [json.loads(r.body)["type"] for r in got]
+    assert all(r.method == "POST" and r.headers["content-type"] == "application/json" for r in got)
+    return [json.loads(r.body) for r in got]

@@ -15,9 +15,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Talk to 127.0.0.1 directly, whatever *_proxy variables the environment has.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -105,6 +108,58 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read()
+
+
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to ``url`` without any proxy; return status, headers (lower-case names) and body.
+
+    An HTTP error status is returned, not raised.
+    """
+    request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
+    try:
+        with _DIRECT.open(request, timeout=timeout) as response:
+            return int(response.status), {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def wait_until(
+    check: Callable[[], T | None],
+    *,
+    timeout: float,
+    what: str,
+    processes: Sequence[Process] = (),
+    describe: Callable[[], object] | None = None,
+    interval: float = 0.1,
+) -> T:
+    """Call ``check`` until it returns something other than None or False; return that.
+
+    Fails after ``timeout`` seconds, or as soon as one of ``processes`` has exited, naming ``what``,
+    what ``describe()`` says about the current state, and the log tails of ``processes``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        for process in processes:
+            if not process.running():
+                raise AssertionError(
+                    f"{process.name} exited with status {process.popen.returncode} while waiting for {what}\n"
+                    f"{process.log_tail()}"
+                )
+        value = check()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() >= deadline:
+            state = f" (now: {describe()!r})" if describe is not None else ""
+            logs = "".join(f"\n{p.log_tail()}" for p in processes)
+            raise AssertionError(f"{what}: not within {timeout} s{state}{logs}")
+        time.sleep(interval)
 
 
 def wait_for_http(url: str, *, timeout: float = 20.0, status: int = 200, process: Process | None = None) -> None:
