@@ -256,3 +256,15 @@ def test_a_resent_registry_event_creates_no_second_hook_job(hook_app: Flask, sin
     push(hook_app)
     push(hook_app)
     assert len(jobs(hook_app)) == 1
+
+
+def test_resource_url_uses_the_configured_external_url(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+) -> None:
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, external_url="https://registry.example.com:8443")
+    add_policy(app, [{"address": sink.url}])
+    push(app)
+    work(app, redis_db)
+    (request,) = sink.wait_for(1)
+    resource = json.loads(request.body)["event_data"]["resources"][0]
+    assert resource["resource_url"] == "registry.example.com:8443/library/alpine:3.19"
