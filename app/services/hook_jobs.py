@@ -212,12 +212,18 @@ def _move_running(job: HookJob, decision: retries.Decision, now: datetime, statu
     else:
         values = _after(decision, now, error)
     values["last_status_code"] = status_code
+    return _update_own_attempt(job, values)
+
+
+def _update_own_attempt(job: HookJob, values: dict[str, Any], *also: Any) -> bool:
+    """UPDATE the job only while it is still running the attempt ``job`` holds (and ``also`` holds)."""
     result = db.session.execute(
         update(HookJob)
         .where(
             HookJob.id == job.id,
             HookJob.status == HookJobStatus.RUNNING,
             HookJob.attempt_count == job.attempt_count,
+            *also,
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -398,18 +404,7 @@ def expire_lease(job: HookJob, schedule: tuple[int, ...], lease_seconds: int, no
     if decision.action == "retry":
         decision = retries.Decision("retry", delay=0.0, reason=decision.reason)
     message = f"no result within the {lease_seconds} s lease: the worker died or hung"
-    result = db.session.execute(
-        update(HookJob)
-        .where(
-            HookJob.id == job.id,
-            HookJob.status == HookJobStatus.RUNNING,
-            HookJob.attempt_count == job.attempt_count,
-            HookJob.lease_expires_at <= now,
-        )
-        .values(**_after(decision, now, f"worker_lost: {message}"))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not _update_own_attempt(job, _after(decision, now, f"worker_lost: {message}"), HookJob.lease_expires_at <= now):
         return False
     started = (job.lease_expires_at or now) - timedelta(seconds=lease_seconds)
     db.session.add(
