@@ -38,6 +38,7 @@ class Settings:
     http_read_timeout: float = 10.0
     job_timeout: int = 60
     retry_schedule: tuple[int, ...] = DEFAULT_SCHEDULE
+    retry_overload_minimum: float = 60.0
     sweep_grace: int = 10
     retention_days: int = 30
 
@@ -62,6 +63,7 @@ class Settings:
             "http_read_timeout": _positive_float(env, "DOCKHOOK_HTTP_READ_TIMEOUT", 10.0),
             "job_timeout": _positive_int(env, "DOCKHOOK_JOB_TIMEOUT", 60),
             "retry_schedule": _schedule(env.get("DOCKHOOK_RETRY_SCHEDULE")),
+            "retry_overload_minimum": _positive_float(env, "DOCKHOOK_RETRY_OVERLOAD_MIN", 60.0),
             "sweep_grace": _positive_int(env, "DOCKHOOK_SWEEP_GRACE", 10),
             "retention_days": _positive_int(env, "DOCKHOOK_RETENTION_DAYS", 30),
         }

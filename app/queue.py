@@ -6,12 +6,16 @@ imports ``jobs``.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Sequence
 
 from flask import Flask
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
@@ -24,6 +28,10 @@ SLACK = "slack"
 QUEUES = (HOOKS, HOOKS_RETRY, SLACK)
 DELIVER = "jobs.deliver.deliver"
 
+RECONNECT_MIN = 0.5
+RECONNECT_MAX = 15.0
+
+log = logging.getLogger(__name__)
 _connections: dict[tuple[int, str], Redis] = {}
 
 
@@ -114,9 +122,23 @@ def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = 
     An in-process SimpleWorker: a job costs ~5 ms here against ~20 ms for fork-per-job, and
     there is no fork to inherit a database pool or an HTTP session. A worker that dies
     mid-job loses nothing: the hook job's database lease expires and the sweeper re-enqueues it.
+
+    When Redis goes away (a restart, a failover) RQ's worker loop raises out of ``work()``;
+    this function waits with backoff and starts a new worker loop instead of exiting, so a
+    Redis restart does not take the fleet down with it.
     """
-    conn = connect(url)
-    queues = [Queue(q, connection=conn) for q in QUEUES]
-    with app.app_context():
-        worker = SimpleWorker(queues, connection=conn, name=name)
-        return bool(worker.work(burst=burst, with_scheduler=False))
+    backoff = RECONNECT_MIN
+    while True:
+        try:
+            conn = connect(url)
+            queues = [Queue(q, connection=conn) for q in QUEUES]
+            with app.app_context():
+                worker = SimpleWorker(queues, connection=conn, name=name)
+                result = bool(worker.work(burst=burst, with_scheduler=False))
+            return result
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            log.warning("worker lost Redis (%s); reconnecting in %.1f s", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX)
+            # The old registration may still look alive in Redis; a new loop takes a fresh name.
+            name = None

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
+from sqlalchemy.exc import DBAPIError
+
+from app.config import Settings
 from app.extensions import current_settings, db
+from app.models import HookJob
 from app.services import hook_jobs
+from app.services.db import is_outage
+from app.services.retries import Decision
 from jobs import sender
 
 log = logging.getLogger(__name__)
@@ -19,11 +26,15 @@ def deliver(hook_job_id: int) -> str:
     errors (RQ records those, and the job's lease lets the sweeper recover it).
     """
     settings = current_settings()
+    # Keep a margin under the lease: past it, the sweeper may already have handed the job on.
+    deadline = time.monotonic() + settings.job_timeout - 2
     try:
         job = hook_jobs.claim(hook_job_id, lease_seconds=settings.job_timeout)
         if job is None:
             log.info("hook job %s: not claimable (final, running elsewhere or gone); skipped", hook_job_id)
             return "skipped"
+        # Detached: its loaded values stay readable even if a rollback below expires the session.
+        db.session.expunge(job)
         target = job.target
         request = sender.Request(
             hook_id=job.uuid,
@@ -36,7 +47,7 @@ def deliver(hook_job_id: int) -> str:
             read_timeout=settings.http_read_timeout,
         )
         result = sender.send(request)
-        decision = hook_jobs.finish_attempt(job, result, settings.retry_schedule)
+        decision = _record(job, result, settings, deadline)
         log.info(
             "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)",
             job.id,
@@ -50,3 +61,24 @@ def deliver(hook_job_id: int) -> str:
         return decision.action
     finally:
         db.session.remove()
+
+
+def _record(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> Decision:
+    """Save the attempt's outcome, retrying through a short database outage.
+
+    The POST has happened: losing its result means the target gets it again (same webhook-id)
+    once the lease expires, so try to save it for as long as the lease allows.
+    """
+    pause = 0.25
+    while True:
+        try:
+            return hook_jobs.finish_attempt(
+                job, result, settings.retry_schedule, overload_minimum=settings.retry_overload_minimum
+            )
+        except DBAPIError as exc:
+            db.session.rollback()
+            if not is_outage(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("hook job %s: database unavailable saving attempt %d, retrying", job.id, job.attempt_count)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)

@@ -150,6 +150,7 @@ def finish_attempt(
     schedule: tuple[int, ...],
     now: datetime | None = None,
     rng: random.Random | None = None,
+    overload_minimum: float = retries.OVERLOAD_MINIMUM,
 ) -> retries.Decision:
     """Record the attempt and move the job on: ``running → success | scheduled | error``; commit.
 
@@ -167,6 +168,7 @@ def finish_attempt(
         retry_after=result.retry_after,
         now=now,
         rng=rng,
+        overload_minimum=overload_minimum,
     )
     applied = _move_running(job, decision, now, result.status_code, _describe(result))
     db.session.add(

@@ -51,10 +51,12 @@ def decide(
     retry_after: str | None = None,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    overload_minimum: float = OVERLOAD_MINIMUM,
 ) -> Decision:
     """Decide after attempt number ``attempt`` (1-based) of a hook job.
 
     A manual redelivery never starts a retry series: it succeeds or fails on its own.
+    ``overload_minimum`` is the least delay after a 429 or a timeout (DOCKHOOK_RETRY_OVERLOAD_MIN).
     """
     if status_code is not None and 200 <= status_code < 300 and not error_class:
         return Decision("success", reason="delivered")
@@ -69,7 +71,7 @@ def decide(
         return Decision("fail", reason=f"{what}: gave up after {attempt} attempt{'s' if attempt > 1 else ''}")
     scheduled = schedule[attempt - 1] * (rng or random).uniform(1 - JITTER, 1 + JITTER)
     if status_code == 429 or error_class in TIMEOUTS:
-        scheduled = max(scheduled, OVERLOAD_MINIMUM)
+        scheduled = max(scheduled, overload_minimum)
     delay = scheduled
     asked = _seconds(retry_after, now) if retry_after else None
     if asked is not None:

@@ -104,3 +104,20 @@ def test_schedule_setting_parses_units_and_rejects_nonsense() -> None:
     assert Settings.from_env({}).retry_schedule == DEFAULT_SCHEDULE
     with pytest.raises(ConfigError, match="DOCKHOOK_RETRY_SCHEDULE"):
         Settings.from_env({"DOCKHOOK_RETRY_SCHEDULE": "5s,soon"})
+
+
+def test_the_overload_minimum_is_a_setting() -> None:
+    assert Settings.from_env({}).retry_overload_minimum == 60.0
+    assert Settings.from_env({"DOCKHOOK_RETRY_OVERLOAD_MIN": "2"}).retry_overload_minimum == 2.0
+    decision = decide(
+        status_code=429,
+        error_class="http_status",
+        attempt=1,
+        schedule=(1,),
+        retry_after="1",
+        now=NOW,
+        overload_minimum=2.0,
+    )
+    assert decision.delay == 2.0
+    with pytest.raises(ConfigError, match="DOCKHOOK_RETRY_OVERLOAD_MIN"):
+        Settings.from_env({"DOCKHOOK_RETRY_OVERLOAD_MIN": "0"})

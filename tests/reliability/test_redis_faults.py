@@ -1,0 +1,102 @@
+"""Redis is only transport (DESIGN §2.1): emptying it or restarting it mid-run loses no hook job, because the
+sweeper re-enqueues from the database what Redis forgot."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tests.reliability.harness import Figures, RegistrySender, Stack, slow, verify, wait_for
+from tests.support.sinks import Sink
+
+
+def test_flushall_mid_run_loses_nothing(
+    started: float,
+    database_url: str,
+    make_stack: Callable[..., Stack],
+    make_sink: Callable[..., Sink],
+    make_sender: Callable[..., RegistrySender],
+    figures: list[Figures],
+) -> None:
+    target = make_sink()
+    target.respond = slow(0.02, 0.08)  # a backlog builds up in Redis for FLUSHALL to throw away
+    stack = make_stack(database_url, workers=2)
+    stack.create_policy([target.url])
+    sender = make_sender(stack, count=100, rate=25, deadline=time.monotonic() + 40)
+    sender.start()
+
+    flushed_at = []
+    for _ in range(2):
+        time.sleep(1.5)
+        stack.redis.flushall()
+        flushed_at.append(round(time.monotonic() - sender.started_at, 1))
+    fault_end = time.monotonic()
+    sender.join(timeout=45)
+
+    result, _, _ = verify(
+        "redis_flushall",
+        stack,
+        sender,
+        [target],
+        drained_from=max(fault_end, sender.finished_at),
+        started=started,
+        notes={"flushes": len(flushed_at)},
+        into=figures,
+    )
+    assert result.notes["swept_enqueued"] > 0, "FLUSHALL dropped a backlog: the sweeper must have re-enqueued it"
+
+
+def test_redis_restart_mid_run_loses_nothing(
+    started: float,
+    database_url: str,
+    make_stack: Callable[..., Stack],
+    make_sink: Callable[..., Sink],
+    make_sender: Callable[..., RegistrySender],
+    figures: list[Figures],
+) -> None:
+    target = make_sink()
+    target.respond = slow(0.02, 0.08)
+    stack = make_stack(database_url, workers=2)
+    stack.create_policy([target.url])
+    sender = make_sender(stack, count=100, rate=25, deadline=time.monotonic() + 40)
+    sender.start()
+
+    time.sleep(1.5)
+    stack.redis.stop()  # SIGTERM; nothing is persisted, so it comes back empty
+    down_from = time.monotonic()
+    time.sleep(2.0)
+    stack.redis.start()  # same port
+    fault_end = time.monotonic()
+    sender.join(timeout=45)
+
+    result, _, _ = verify(
+        "redis_restart",
+        stack,
+        sender,
+        [target],
+        drained_from=max(fault_end, sender.finished_at),
+        started=started,
+        notes={"redis_down_s": round(fault_end - down_from, 1)},
+        into=figures,
+    )
+    assert result.notes["swept_enqueued"] > 0, "jobs created while Redis was down are enqueued by the sweeper"
+
+
+def test_a_busy_worker_survives_a_redis_restart(
+    database_url: str,
+    make_stack: Callable[..., Stack],
+    make_sink: Callable[..., Sink],
+    make_sender: Callable[..., RegistrySender],
+) -> None:
+    target = make_sink()
+    target.respond = slow(1.5, 1.5)  # the job is still in hand when Redis stops, and ends while it is down
+    stack = make_stack(database_url, workers=1)
+    stack.create_policy([target.url])
+    sender = make_sender(stack, count=3, rate=10, deadline=time.monotonic() + 20)
+    sender.start()
+    wait_for(stack.busy_worker, timeout=10, what="the worker busy with a delivery", interval=0.02)
+    stack.redis.stop()
+    time.sleep(2.5)
+    stack.redis.start()
+    sender.join(timeout=20)
+    assert not stack.worker_exits, f"workers exited: {stack.worker_exits}"
