@@ -11,11 +11,8 @@ its own (``start_redis``).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,11 +24,10 @@ import pytest
 import redis
 
 from tests.support import databases, processes
-from tests.support.redis_server import _binary as redis_server_binary
+from tests.support.processes import ROOT, VENV_BIN, clean_env, migrate
+from tests.support.redis_server import binary as redis_server_binary
 from tests.support.replay import Delivery
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 REGISTRY_BIN = "docker-registry"
 SKOPEO_BIN = "skopeo"
 ENDPOINT = "dockhook"
@@ -44,31 +40,6 @@ FINAL_STATUSES = ("success", "error", "stopped")
 
 def missing_tools() -> list[str]:
     return [tool for tool in (REGISTRY_BIN, SKOPEO_BIN) if shutil.which(tool) is None]
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    """The current environment without Dockhook's own variables, plus ``values``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("DOCKHOOK_") and k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL")
-    }
-    env.update(values)
-    return env
-
-
-def migrate(database_url: str, log_dir: Path) -> None:
-    """``flask --app wsgi db upgrade`` in a subprocess, as an operator would run it."""
-    result = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=clean_env(DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    (log_dir / "migrate.log").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, f"db upgrade failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

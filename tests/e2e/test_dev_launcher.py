@@ -14,8 +14,8 @@ import psutil
 import pytest
 import redis
 
-from tests.e2e.conftest import ROOT, clean_env
 from tests.support import processes, replay
+from tests.support.processes import ROOT, clean_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -26,9 +26,9 @@ from tests.reliability.harness import (
     RegistrySender,
     Stack,
     SwitchableSink,
-    migrate,
 )
 from tests.support import databases
+from tests.support.processes import migrate
 from tests.support.sinks import Sink
 
 FIGURES = pytest.StashKey[list[Figures]]()

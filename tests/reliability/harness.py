@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,11 +41,10 @@ from sqlalchemy.orm import Session
 
 from app.models import Event, HookAttempt, HookJob
 from tests.support import processes, replay
-from tests.support.redis_server import _binary as redis_server_binary
+from tests.support.processes import ROOT, VENV_BIN, clean_env
+from tests.support.redis_server import binary as redis_server_binary
 from tests.support.sinks import Received, Reply, Sink
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 FINAL = frozenset({"success", "error", "stopped"})
 START_TIMEOUT = 30.0
@@ -70,17 +68,6 @@ SWEEP_EVERY = "0.5"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def clean_env(**values: str) -> dict[str, str]:
-    """The current environment without Dockhook's own variables, plus ``values``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("DOCKHOOK_") and k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL")
-    }
-    env.update(values)
-    return env
-
-
 def wait_for(check: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.1) -> Any:
     """Call ``check`` until it returns something truthy; return it, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -93,35 +80,8 @@ def wait_for(check: Callable[[], Any], *, timeout: float, what: str, interval: f
         time.sleep(interval)
 
 
-def http(
-    url: str,
-    *,
-    method: str = "GET",
-    body: bytes | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float = 10.0,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request without any proxy; an HTTP error status is returned, not raised."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
-    try:
-        with _DIRECT.open(request, timeout=timeout) as response:
-            return int(response.status), {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), {k.lower(): v for k, v in exc.headers.items()}, exc.read()
-
-
-def migrate(database_url: str, log_dir: Path) -> None:
-    """``flask --app wsgi db upgrade`` in a subprocess, as an operator runs it."""
-    result = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=clean_env(DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    (log_dir / "migrate.log").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, f"db upgrade failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+# One request without any proxy (an HTTP error status is returned, not raised).
+http = processes.http_request
 
 
 # --- Redis and PostgreSQL of the test's own ----------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,33 @@ T = TypeVar("T")
 
 # Talk to 127.0.0.1 directly, whatever *_proxy variables the environment has.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """The current environment without Dockhook's own variables, plus ``values``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DOCKHOOK_") and k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL")
+    }
+    env.update(values)
+    return env
+
+
+def migrate(database_url: str, log_dir: Path) -> None:
+    """``flask --app wsgi db upgrade`` in a subprocess, as an operator runs it."""
+    result = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=clean_env(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    (log_dir / "migrate.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, f"db upgrade failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
 
 
 def free_port(host: str = "127.0.0.1") -> int:

