@@ -42,6 +42,7 @@ def deliver(hook_job_id: int) -> str:
             body=job.payload.encode("utf-8"),
             content_type=job.content_type,
             auth_header=str(target.get("auth_header") or "") if job.notify_type == "http" else "",
+            secret=str(target.get("secret") or ""),
             verify_tls=not bool(target.get("skip_cert_verify")),
             connect_timeout=settings.http_connect_timeout,
             read_timeout=settings.http_read_timeout,

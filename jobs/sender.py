@@ -15,21 +15,24 @@ from urllib3.exceptions import InsecureRequestWarning
 from app import clock
 from app.services.hook_jobs import RESPONSE_BODY_CAP, AttemptResult
 from app.version import __version__
+from jobs import signing
 
-USER_AGENT = f"Dockhook/{__version__} (+https://github.com/dockhook; webhooks)"
+USER_AGENT = f"Dockhook/{__version__} (webhooks)"
 
 _sessions: dict[int, requests.Session] = {}
 
 
 @dataclass(frozen=True)
 class Request:
-    """What to send. ``auth_header`` is a secret: it goes on the wire and nowhere else."""
+    """What to send. ``auth_header`` and ``secret`` are secrets: the header goes on the wire, the secret
+    only into the signature, and neither anywhere else."""
 
     hook_id: str
     address: str
     body: bytes
     content_type: str
     auth_header: str = ""
+    secret: str = ""
     verify_tls: bool = True
     connect_timeout: float = 10.0
     read_timeout: float = 10.0
@@ -54,6 +57,8 @@ def headers(request: Request, timestamp: int) -> dict[str, str]:
     }
     if request.auth_header:
         result["Authorization"] = request.auth_header
+    if request.secret:
+        result["webhook-signature"] = signing.signature(request.secret, request.hook_id, timestamp, request.body)
     return result
 
 

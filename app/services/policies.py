@@ -18,7 +18,7 @@ from app import queue, redact
 from app.broker.topics import EVENT_TYPES, UnknownTopicError, canonical
 from app.extensions import current_settings, db
 from app.models import HookJob, Project, WebhookPolicy, utcnow
-from app.services import hook_jobs
+from app.services import hook_jobs, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -160,6 +160,7 @@ def redacted(policy: WebhookPolicy) -> dict[str, Any]:
                 "type": t.get("type", ""),
                 "address": t.get("address", ""),
                 "auth_header": MASK if t.get("auth_header") else "",
+                "secret": MASK if t.get("secret") else "",
                 "skip_cert_verify": bool(t.get("skip_cert_verify")),
                 "payload_format": t.get("payload_format") or "",
                 "disabled": bool(t.get("disabled")),
@@ -268,7 +269,24 @@ def _target(index: int, target: Mapping[str, Any], previous: Mapping[str, Any] |
         "auth_header": _auth_header(where, target.get("auth_header"), address, previous),
         "skip_cert_verify": skip,
         "payload_format": payload_format,
+        "secret": _secret(where, target.get("secret"), address, previous),
     }
+
+
+def _secret(where: str, value: Any, address: str, previous: Mapping[str, Any] | None) -> str:
+    """The target's signing secret: ``""`` (no signature), a ``whsec_`` value the operator made (it is never
+    shown again, so Dockhook does not make one), or the mask (keep the stored one, like auth_header)."""
+    text = _text(value, f"{where}.secret")
+    if text == MASK:
+        if previous is None or previous.get("address") != address or not previous.get("secret"):
+            raise Invalid(f"{where}.secret: the masked value {MASK} keeps a stored secret, and there is none to keep")
+        return str(previous["secret"])
+    if text:
+        try:
+            signing.secret_key(text)
+        except ValueError as exc:
+            raise Invalid(f"{where}.secret: {exc}") from None
+    return text
 
 
 def _auth_header(where: str, value: Any, address: str, previous: Mapping[str, Any] | None) -> str:

@@ -130,6 +130,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "skip_cert_verify": True,
             "payload_format": "CloudEvents",
             "disabled": False,
+            "secret": "",
         },
         {
             "type": "slack",
@@ -138,6 +139,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "skip_cert_verify": False,
             "payload_format": "",
             "disabled": False,
+            "secret": "",
         },
     ]
     assert policy["event_types"] == ["PUSH_ARTIFACT", "SCANNING_COMPLETED", "PULL_ARTIFACT"]
@@ -328,6 +330,7 @@ def test_put_replaces_the_policy_but_keeps_creator_creation_time_and_project(api
             "skip_cert_verify": False,
             "payload_format": "",
             "disabled": False,
+            "secret": "",
         }
     ]
 
@@ -380,6 +383,7 @@ def test_put_with_the_mask_for_a_changed_address_or_a_new_target_is_400(api: Fla
             "auth_header": f"Bearer {SECRET}",
             "skip_cert_verify": True,
             "payload_format": "CloudEvents",
+            "secret": "",
         }
     ]
     # The same address written differently still names the same target.
@@ -539,3 +543,30 @@ def test_openapi_document_lists_the_webhook_paths(api: FlaskClient) -> None:
         "/api/projects/{project_id}/webhook/events",
         "/api/projects/{project_id}/webhook/lasttrigger",
     } <= paths
+
+
+SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_a_signing_secret_is_stored_shown_masked_and_kept_by_the_mask(api: FlaskClient, app: Flask) -> None:
+    location = create(api, targets=[target(secret=SIGNING_SECRET), target(address="https://second.example")])
+    response = api.get(location)
+    assert SIGNING_SECRET not in response.get_data(as_text=True)
+    shown = response.get_json()
+    assert [t["secret"] for t in shown["targets"]] == [MASK, ""]
+    assert api.put(location, json=shown).status_code == 200
+    assert [t["secret"] for t in stored_targets(app, policy_id(location))] == [SIGNING_SECRET, ""]
+    shown["targets"][0]["secret"] = ""
+    assert api.put(location, json=shown).status_code == 200
+    assert stored_targets(app, policy_id(location))[0]["secret"] == ""
+
+
+def test_a_malformed_signing_secret_is_400_without_echoing_it(api: FlaskClient) -> None:
+    for secret in ("not-a-whsec", "whsec_c2hvcnQ=", "whsec_!!!"):
+        response = api.post(f"{V2}/policies", json=body(targets=[target(secret=secret)]))
+        assert response.status_code == 400
+        (error,) = errors(response)
+        assert "targets.0.secret" in error["message"] and secret not in error["message"]
+    masked = api.post(f"{V2}/policies", json=body(targets=[target(secret=MASK)]))
+    assert masked.status_code == 400 and "targets.0.secret" in errors(masked)[0]["message"]
+    assert api.get(f"{V2}/policies").get_json() == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -268,3 +271,21 @@ def test_resource_url_uses_the_configured_external_url(
     (request,) = sink.wait_for(1)
     resource = json.loads(request.body)["event_data"]["resources"][0]
     assert resource["resource_url"] == "registry.example.com:8443/library/alpine:3.19"
+
+
+def test_a_target_with_a_secret_gets_a_standard_webhooks_signature(hook_app: Flask, redis_db: str, sink: Sink) -> None:
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    add_policy(hook_app, [{"address": sink.url, "secret": secret}], name="signed")
+    add_policy(hook_app, [{"address": sink.url}], name="unsigned")
+    push(hook_app)
+    work(hook_app, redis_db)
+    signed, unsigned = sorted(sink.wait_for(2), key=lambda r: "webhook-signature" not in r.headers)
+    assert "webhook-signature" not in unsigned.headers
+    # Verified independently of Dockhook's code: HMAC-SHA256 over "id.timestamp.body" with the decoded key.
+    content = f"{signed.headers['webhook-id']}.{signed.headers['webhook-timestamp']}.".encode() + signed.body
+    expected = base64.b64encode(hmac.new(b"k" * 32, content, hashlib.sha256).digest()).decode()
+    assert signed.headers["webhook-signature"] == f"v1,{expected}"
+    job = next(j for j in jobs(hook_app) if j.uuid == signed.headers["webhook-id"])
+    shown = hook_app.test_client().get(f"/api/v2.0/hook-jobs/{job.uuid}")
+    assert secret not in shown.get_data(as_text=True)
+    assert shown.get_json()["target"]["secret"] == "******"

@@ -27,9 +27,10 @@ STATUSES = [str(s) for s in HookJobStatus]
 
 
 def safe_target(target: dict[str, Any]) -> dict[str, Any]:
-    shown = {k: v for k, v in target.items() if k != "auth_header"}
+    shown = {k: v for k, v in target.items() if k not in ("auth_header", "secret")}
     shown["address"] = redact_url(str(target.get("address", "")))
     shown["auth_header"] = mask(target.get("auth_header"))
+    shown["secret"] = mask(target.get("secret"))
     return shown
 
 

@@ -33,6 +33,14 @@ class TargetBodySchema(Schema):
     payload_format = fields.String(
         load_default="", allow_none=True, metadata={"description": "Default or CloudEvents (http); empty for slack"}
     )
+    secret = fields.String(
+        load_default="",
+        allow_none=True,
+        metadata={
+            "description": "Standard Webhooks signing secret (whsec_ + base64 of 24-64 random bytes); deliveries "
+            "then carry webhook-signature. Shown masked; send the mask back to keep it."
+        },
+    )
 
 
 class PolicyBodySchema(Schema):
@@ -53,6 +61,7 @@ class TargetSchema(Schema):
     type = fields.String()
     address = fields.String()
     auth_header = fields.String(metadata={"description": "masked when set"})
+    secret = fields.String(metadata={"description": "masked when set"})
     skip_cert_verify = fields.Boolean()
     payload_format = fields.String()
     disabled = fields.Boolean(
