@@ -28,6 +28,7 @@ class Settings:
     database_url: str
     redis_url: str | None = None
     notify_token: str | None = None
+    api_token: str | None = None
     default_project: str = "library"
     auto_create_projects: bool = True
     pull_ua_denylist: tuple[str, ...] = DEFAULT_UA_DENYLIST
@@ -53,6 +54,7 @@ class Settings:
             "database_url": _database_url(env.get("DATABASE_URL")),
             "redis_url": _optional_url(env, "REDIS_URL", ("redis://", "rediss://", "unix://")),
             "notify_token": _token(env.get("DOCKHOOK_NOTIFY_TOKEN")),
+            "api_token": _token(env.get("DOCKHOOK_API_TOKEN"), "DOCKHOOK_API_TOKEN"),
             "default_project": _project_name(env.get("DOCKHOOK_DEFAULT_PROJECT", "library")),
             "auto_create_projects": _bool(env, "DOCKHOOK_AUTO_CREATE_PROJECTS", True),
             "pull_ua_denylist": _denylist(env.get("DOCKHOOK_PULL_UA_DENYLIST")),
@@ -95,11 +97,11 @@ def _optional_url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -
     return raw
 
 
-def _token(raw: str | None) -> str | None:
+def _token(raw: str | None, name: str = "DOCKHOOK_NOTIFY_TOKEN") -> str | None:
     if raw is None or raw == "":
         return None
     if raw != raw.strip() or any(c.isspace() for c in raw):
-        raise ConfigError("DOCKHOOK_NOTIFY_TOKEN must not contain whitespace")
+        raise ConfigError(f"{name} must not contain whitespace")
     return raw
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.api.auth import require_token
 from app.api.base import HarborApi
 from app.api.configurations.views import blp as configurations_blp
 from app.api.hook_jobs.views import blp as hook_jobs_blp
@@ -21,6 +22,7 @@ def init_api(app: Flask) -> HarborApi:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v2.0")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    require_token(app)
     api = HarborApi(app)
     for blueprint in (
         projects_blp,

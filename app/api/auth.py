@@ -1,0 +1,44 @@
+"""API authentication: when DOCKHOOK_API_TOKEN is set, every ``/api/`` request must present it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from flask import Flask, Response, request
+
+from app.errors import error_response
+from app.extensions import current_settings
+
+# The OpenAPI document describes the API; it holds no data.
+PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json"})
+
+
+def require_token(app: Flask) -> None:
+    """Check ``Authorization: Bearer <token>`` — or HTTP Basic with the token as password, as Harbor's
+    clients send credentials — on every API request, in constant time."""
+
+    @app.before_request
+    def _check() -> Response | None:
+        token = current_settings().api_token
+        if token is None or not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+            return None
+        if _presented(request.headers.get("Authorization", ""), token):
+            return None
+        response = error_response(401, "this API needs the Dockhook API token: Authorization: Bearer <token>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="dockhook", Basic realm="dockhook"'
+        return response
+
+
+def _presented(header: str, token: str) -> bool:
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "basic":
+        try:
+            _, _, value = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+    elif scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.encode(), token.encode())
