@@ -116,6 +116,22 @@ def discard(url: str, uuids: Sequence[str]) -> None:
         return
 
 
+def wait_turn(url: str, key: str, interval: float, deadline: float) -> bool:
+    """Take the one slot per ``interval`` seconds for ``key`` (shared by every worker through Redis).
+
+    Waits for the slot until ``deadline`` (time.monotonic()); returns False if it did not come.
+    """
+    conn = connection(url)
+    while True:
+        if conn.set(f"dockhook:turn:{key}", "1", nx=True, px=int(interval * 1000)):
+            return True
+        left = conn.pttl(f"dockhook:turn:{key}")
+        pause = max(0.01, (left if left and left > 0 else 50) / 1000)
+        if time.monotonic() + pause > deadline:
+            return False
+        time.sleep(pause)
+
+
 def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = None) -> bool:
     """Work the Dockhook queues until stopped (or until empty with ``burst``).
 

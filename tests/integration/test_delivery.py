@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -289,3 +290,21 @@ def test_a_target_with_a_secret_gets_a_standard_webhooks_signature(hook_app: Fla
     shown = hook_app.test_client().get(f"/api/v2.0/hook-jobs/{job.uuid}")
     assert secret not in shown.get_data(as_text=True)
     assert shown.get_json()["target"]["secret"] == "******"
+
+
+def test_slack_targets_get_block_kit_at_most_once_a_second(hook_app: Flask, redis_db: str, sink: Sink) -> None:
+    for name in ("slack-a", "slack-b", "slack-c"):
+        add_policy(hook_app, [{"type": "slack", "address": sink.url, "payload_format": ""}], name=name)
+    push(hook_app)
+    assert {j.notify_type for j in jobs(hook_app)} == {"slack"}
+    assert len(Queue("slack", connection=redis.Redis.from_url(redis_db))) == 3
+    work(hook_app, redis_db)
+    received = sorted(sink.wait_for(3), key=lambda r: r.at)
+    assert len(received) == 3
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(received)]
+    assert min(gaps) >= 0.9, gaps
+    message = json.loads(received[0].body)
+    assert [b["type"] for b in message["blocks"]] == ["section"] * 6
+    assert "PUSH_ARTIFACT" in message["blocks"][1]["text"]["text"]
+    assert "authorization" not in received[0].headers
+    assert {j.status for j in jobs(hook_app)} == {"success"}
