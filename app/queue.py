@@ -45,10 +45,14 @@ def connect(url: str) -> Redis:
 
 
 def connection(url: str) -> Redis:
-    """One pooled client per process and URL (a forked child gets its own, never its parent's)."""
+    """One pooled client per process and URL (a forked child gets its own, never its parent's).
+
+    Short timeouts: the receiver enqueues after its commit, and a hung Redis must not keep the
+    registry waiting (the sweeper enqueues whatever did not make it).
+    """
     key = (os.getpid(), url)
     if key not in _connections:
-        _connections[key] = connect(url)
+        _connections[key] = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2, health_check_interval=30)
     return _connections[key]
 
 
