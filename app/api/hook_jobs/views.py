@@ -27,9 +27,9 @@ from app.api.paging import PageArgs
 from app.extensions import current_settings
 from app.models import HookJob
 from app.redact import redact_url
-from app.services import hook_jobs, policies, projects
+from app.services import hook_job_queries, hook_jobs, policies, projects
 from app.services.errors import Conflict, Invalid, NotFound
-from app.services.hook_jobs import JobFilter
+from app.services.hook_job_queries import JobFilter
 
 blp = HarborBlueprint("hook_jobs", __name__, url_prefix="/api/v2.0", description="Hook jobs: delivery status")
 # Harbor 1.x paths (numeric project id) for the legacy jobs list.
@@ -76,7 +76,7 @@ class ProjectHookJobs(MethodView):
         ``since``."""
         project = projects.get(project_name_or_id)
         filters = JobFilter(args["status"], args["event_type"], args["policy_id"], args["since"])
-        rows, total = hook_jobs.page(project.id, args["page"], args["page_size"], filters)
+        rows, total = hook_job_queries.page(project.id, args["page"], args["page_size"], filters)
         return rows, paging.headers(total, args["page"], args["page_size"])
 
 
@@ -90,7 +90,7 @@ class LegacyJobs(MethodView):
         project = projects.get(project_name_or_id)
         policy = policies.get(project, args["policy_id"])
         statuses = [FROM_LEGACY.get(s, s) for s in args["status"]] if args["status"] else None
-        rows, total = hook_jobs.page(
+        rows, total = hook_job_queries.page(
             project.id, args["page"], args["page_size"], JobFilter(status=statuses, policy_id=policy.id)
         )
         return rows, paging.headers(total, args["page"], args["page_size"])
@@ -104,7 +104,7 @@ class Executions(MethodView):
         """The policy's executions (Harbor 2.8: one per hook event, newest first)."""
         project = projects.get(project_name_or_id)
         policy = policies.get(project, policy_id)
-        rows, total = hook_jobs.page(project.id, args["page"], args["page_size"], JobFilter(policy_id=policy.id))
+        rows, total = hook_job_queries.page(project.id, args["page"], args["page_size"], JobFilter(policy_id=policy.id))
         return rows, paging.headers(total, args["page"], args["page_size"])
 
 
@@ -141,7 +141,7 @@ class Recover(MethodView):
         project = projects.get(project_name_or_id)
         policy = policies.get(project, policy_id)
         settings = current_settings()
-        failed = hook_jobs.failed_of_policy(policy.id, body["since"], body["until"])
+        failed = hook_job_queries.failed_of_policy(policy.id, body["since"], body["until"])
         for job in failed:
             hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout)
         return {"redelivered": len(failed), "hook_jobs": [job.uuid for job in failed]}
@@ -159,7 +159,7 @@ class TaskLog(MethodView):
 
 
 def _job(uuid: str) -> HookJob:
-    job = hook_jobs.by_uuid(uuid)
+    job = hook_job_queries.by_uuid(uuid)
     if job is None:
         raise NotFound(f"hook job {uuid} not found")
     return job
@@ -174,18 +174,18 @@ def _stop(job: HookJob) -> Any:
 def _execution(project_name_or_id: str, policy_id: int, execution_id: int) -> HookJob:
     project = projects.get(project_name_or_id)
     policy = policies.get(project, policy_id)
-    return hook_jobs.of_policy(project.id, policy.id, execution_id)
+    return hook_job_queries.of_policy(project.id, policy.id, execution_id)
 
 
 def _with_attempts(job: HookJob) -> SimpleNamespace:
     shown = {c.key: getattr(job, c.key) for c in HookJob.__table__.columns}
-    return SimpleNamespace(**shown, attempts=hook_jobs.attempts(job.id))
+    return SimpleNamespace(**shown, attempts=hook_job_queries.attempts(job.id))
 
 
 def task_log(job: HookJob) -> str:
     address = redact_url(str(job.target.get("address", "")))
     lines = [f"hook job {job.uuid}: {job.event_type} to {job.notify_type} target {address} — status {job.status}"]
-    for attempt in hook_jobs.attempts(job.id):
+    for attempt in hook_job_queries.attempts(job.id):
         answer = f"HTTP {attempt.status_code}" if attempt.status_code is not None else "no answer"
         lines.append(
             f"{attempt.started_at.isoformat()} attempt {attempt.number}{' (manual)' if attempt.manual else ''}: "
