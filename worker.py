@@ -14,7 +14,7 @@ from app.queue import QUEUES, run_worker
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
-    parser.add_argument("--name", help="worker name shown by `rq info` (default: host and pid)")
+    parser.add_argument("--name", help="worker name prefix shown by `rq info` (the pid is appended; default: random)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -148,6 +148,10 @@ def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = 
     Redis restart does not take the fleet down with it.
     """
     backoff = RECONNECT_MIN
+    # RQ refuses a name whose registration still looks alive (up to its 420 s TTL after a kill),
+    # so a restarted worker with a fixed name would fail to start: the pid keeps names unique.
+    if name is not None:
+        name = f"{name}.{os.getpid()}"
     while True:
         try:
             conn = connect(url)

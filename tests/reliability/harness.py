@@ -455,6 +455,11 @@ class RegistrySender(threading.Thread):
 # --- the Dockhook stack --------------------------------------------------------------------------------
 
 
+def rq_worker_key(process: processes.Process) -> str:
+    """RQ's key for a ``worker.py --name NAME`` process: Dockhook appends the pid to the name."""
+    return f"rq:worker:{process.name}.{process.pid}"
+
+
 @dataclass
 class Stack:
     """Dockhook on one database and one Redis: gunicorn (2 web workers), RQ workers, the sweeper.
@@ -559,7 +564,7 @@ class Stack:
             def registered() -> bool:
                 if not process.running():
                     raise AssertionError(f"{name} exited at start\n{process.log_tail()}")
-                return bool(client.exists(f"rq:worker:{name}"))
+                return bool(client.exists(rq_worker_key(process)))
 
             wait_for(registered, timeout=START_TIMEOUT, what=f"RQ worker {name} registered")
         finally:
@@ -571,7 +576,7 @@ class Stack:
             running = [p for p in self.workers if p.running()]
         client = self.redis.client()
         try:
-            return [p for p in running if client.hget(f"rq:worker:{p.name}", "state") == b"busy"]
+            return [p for p in running if client.hget(rq_worker_key(p), "state") == b"busy"]
         finally:
             client.close()
 
