@@ -30,6 +30,8 @@ class ArtifactEvent:
     registry_request_id: str = ""
     user_agent: str = ""
     registry_host: str = ""
+    project_public: bool = False
+    repository_created: datetime | None = None
     event_id: int | None = field(default=None)
 
     def data(self) -> dict[str, Any]:

@@ -6,12 +6,10 @@ access log commit or roll back together.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from app.broker import Broker, Topic
 from app.broker.events import ArtifactEvent
 from app.extensions import current_settings, db
-from app.models import Event, Project, Repository
+from app.models import Event
 from app.notification.hooks import HookEvent
 from app.payloads import ArtifactContext, default_payload
 from app.services import configurations, policies
@@ -67,8 +65,6 @@ def _record(topic: Topic, event: ArtifactEvent) -> Event:
 
 
 def _context(topic: Topic, event: ArtifactEvent) -> ArtifactContext:
-    project = db.session.get(Project, event.project_id)
-    repository = db.session.scalar(select(Repository).where(Repository.name == event.repository))
     external = current_settings().external_url
     host = external.split("://", 1)[-1] if external else event.registry_host
     return ArtifactContext(
@@ -76,11 +72,11 @@ def _context(topic: Topic, event: ArtifactEvent) -> ArtifactContext:
         occurred_at=event.occurred_at,
         operator=event.operator,
         project_name=event.project_name,
-        project_public=bool(project and project.public),
+        project_public=event.project_public,
         repository=event.repository,
         digest=event.digest,
         tags=list(event.tags),
-        repository_created=repository.creation_time if repository else None,
+        repository_created=event.repository_created,
         registry_host=host,
         request_id=event.registry_request_id,
     )

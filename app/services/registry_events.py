@@ -179,6 +179,8 @@ def _event(
         "registry_request_id": action.request_id,
         "user_agent": action.user_agent,
         "registry_host": action.registry_host,
+        "project_public": project.public,
+        "repository_created": repository.creation_time,
     }
     values.update(kw)
     return ArtifactEvent(**values)  # type: ignore[arg-type]
