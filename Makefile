@@ -39,3 +39,9 @@ lint: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (bench/README.md): ratios against baselines measured in the same run; PostgreSQL too when
+# TEST_DATABASE_URL is set or a local server answers, as for `make test` (`make bench TEST_DATABASE_URL=`: SQLite only).
+.PHONY: bench
+bench: install
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -80,8 +80,9 @@ def enqueue_deliveries(url: str, jobs: Sequence[tuple[int, str, str]], job_timeo
                             args=(job_id,),
                             job_id=uuid,
                             timeout=job_timeout,
-                            result_ttl=3600,
-                            failure_ttl=7 * 86400,
+                            # The database keeps every attempt; an RQ result would only cost Redis memory.
+                            result_ttl=0,
+                            failure_ttl=86400,
                             description=f"deliver hook job {job_id}",
                         )
                         for job_id, uuid in items

@@ -47,7 +47,8 @@ def receive() -> Response:
     limit = settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return error_response(413, f"body of {request.content_length} bytes is over the {limit}-byte limit")
-    body = request.stream.read(limit + 1)
+    # Read exactly what was announced; only a body without Content-Length is read up to the limit.
+    body = request.stream.read(request.content_length if request.content_length is not None else limit + 1)
     if len(body) > limit:
         return error_response(413, f"body is over the {limit}-byte limit")
     try:

@@ -68,14 +68,21 @@ def create(
     if uuid is not None:
         job.uuid = uuid
     db.session.add(job)
-    db.session.flush()
-    db.session.info.setdefault(_NEW_JOBS, []).append(NewJob(job.id, job.uuid, job.notify_type))
+    # Not flushed here: a fan-out's rows go to the database together, with the caller's flush.
+    db.session.info.setdefault(_NEW_JOBS, []).append(job)
     return job
+
+
+def seal_new() -> None:
+    """After the transaction's last flush and before its commit: note the new jobs' ids (no query)."""
+    db.session.flush()
+    pending = db.session.info.get(_NEW_JOBS, [])
+    db.session.info[_NEW_JOBS] = [NewJob(j.id, j.uuid, j.notify_type) if isinstance(j, HookJob) else j for j in pending]
 
 
 def take_new() -> list[NewJob]:
     """The hook jobs created in the transaction just committed (and forget them)."""
-    return list(db.session.info.pop(_NEW_JOBS, []))
+    return [j for j in db.session.info.pop(_NEW_JOBS, []) if isinstance(j, NewJob)]
 
 
 def forget_new() -> None:

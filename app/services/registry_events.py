@@ -82,6 +82,7 @@ def record(actions: list[RegistryAction], rules: RecordRules, broker: Broker) ->
     for attempt in range(_CONCURRENT_RETRIES):
         try:
             outcome = _record_once(actions, rules, broker)
+            hook_jobs.seal_new()
             db.session.commit()
             return outcome
         except IntegrityError:
