@@ -108,7 +108,7 @@ def _memory_table(title: str, result: dict[str, Any]) -> list[str]:
 
 
 def _redis_lines(result: dict[str, Any]) -> list[str]:
-    lines = [f"  {'Redis used_memory per hook job (RQ keeps results 1 h)':<58}{'bytes':>10}{'ratio':>8}"]
+    lines = [f"  {'Redis used_memory per hook job':<58}{'bytes':>10}{'ratio':>8}"]
     for name, scenario in result["scenarios"].items():
         label = scenario["label"] + (" [baseline]" if name == result["baseline"] else "")
         lines.append(f"  {label:<58}{scenario['median']['b_per_job']:>10.0f}{_cell(scenario['ratio']):>8}")
