@@ -348,3 +348,24 @@ def test_retention_purges_old_ended_jobs_and_their_attempts_only(
         assert db.session.scalars(select(HookAttempt.hook_job_id)).all() == [recent.id]
         db.session.remove()
     assert [j.id for j in jobs(retry_app)] == [recent.id]
+
+
+def test_harbor_task_put_stops_a_job_waiting_for_its_retry(
+    retry_app: Flask, redis_db: str, sink: Sink, fake_clock: FakeClock
+) -> None:
+    sink.respond = lambda _: Reply(status=503)
+    policy_id = add_policy(retry_app, [{"address": sink.url}])
+    push(retry_app)
+    work(retry_app, redis_db)
+    (job,) = jobs(retry_app)
+    assert job.status == "scheduled"
+    client = retry_app.test_client()
+    task = f"/api/v2.0/projects/library/webhook/policies/{policy_id}/executions/{job.id}/tasks/{job.id}"
+    assert client.put(task, json={"status": "Running"}).status_code == 400
+    stopped = client.put(task, json={"status": "Stopped"})
+    assert stopped.status_code == 200 and stopped.get_json()["status"] == "Stopped"
+    assert client.put(task, json={"status": "Stopped"}).status_code == 409
+    fake_clock.advance_to(fake_clock.now + timedelta(hours=1))
+    sweep(retry_app)
+    work(retry_app, redis_db)
+    assert len(sink.received) == 1 and jobs(retry_app)[0].status == "stopped"
