@@ -14,10 +14,13 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.models import HookAttempt, HookJob
 from tests.reliability.harness import (
     AnsweringSink,
     Figures,
@@ -26,6 +29,7 @@ from tests.reliability.harness import (
     RegistrySender,
     Stack,
     SwitchableSink,
+    verify,
 )
 from tests.support import databases
 from tests.support.processes import migrate
@@ -179,3 +183,59 @@ def make_sender(make_stack: Callable[..., Stack]) -> Iterator[Callable[..., Regi
             sender.stop()
             if sender.is_alive():
                 sender.join(timeout=10)
+
+
+@dataclass
+class Scenario:
+    """One chaos scenario's parts: its database, its stack(s), targets and senders, and its figures."""
+
+    request: pytest.FixtureRequest
+    make_stack: Callable[..., Stack]
+    make_sink: Callable[..., Sink]
+    make_sender: Callable[..., RegistrySender]
+    figures: list[Figures]
+    started: float = field(default_factory=time.monotonic)
+
+    def stack(self, workers: int = 2, database_url: str | None = None) -> Stack:
+        """Dockhook on ``database_url``, by default a throwaway database on TEST_DATABASE_URL's server."""
+        return self.make_stack(database_url or self.request.getfixturevalue("database_url"), workers=workers)
+
+    def sink(self, switchable: bool = False) -> Sink:
+        return self.make_sink(switchable=switchable)
+
+    def sender(self, stack: Stack, *, count: int, rate: float, within: float = 40.0, **options: Any) -> RegistrySender:
+        """A registry-style sender (not started) of ``count`` events at ``rate``/s, giving up after ``within`` s."""
+        return self.make_sender(stack, count=count, rate=rate, deadline=time.monotonic() + within, **options)
+
+    def verify(
+        self,
+        name: str,
+        stack: Stack,
+        sender: RegistrySender,
+        sinks: list[Sink],
+        *,
+        fault_end: float = 0.0,
+        **options: Any,
+    ) -> tuple[Figures, list[HookJob], list[HookAttempt]]:
+        """The no-loss checks, timed from the fault's end or the stream's, whichever came later."""
+        return verify(
+            name,
+            stack,
+            sender,
+            sinks,
+            drained_from=max(fault_end, sender.finished_at),
+            started=self.started,
+            into=self.figures,
+            **options,
+        )
+
+
+@pytest.fixture
+def scenario(
+    request: pytest.FixtureRequest,
+    make_stack: Callable[..., Stack],
+    make_sink: Callable[..., Sink],
+    make_sender: Callable[..., RegistrySender],
+    figures: list[Figures],
+) -> Scenario:
+    return Scenario(request, make_stack, make_sink, make_sender, figures)

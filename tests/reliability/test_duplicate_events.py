@@ -3,39 +3,26 @@ two or three times, some copies at the same moment. Each event is recorded once 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from tests.reliability.harness import Figures, RegistrySender, Stack, receipts, verify
-from tests.support.sinks import Sink
+from tests.reliability.conftest import Scenario
+from tests.reliability.harness import receipts
 
 COPIES = 3
 
 
-def test_the_same_event_sent_several_times_is_recorded_and_delivered_once(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    target = make_sink()
-    stack = make_stack(database_url, workers=2)
+def test_the_same_event_sent_several_times_is_recorded_and_delivered_once(scenario: Scenario) -> None:
+    target = scenario.sink()
+    stack = scenario.stack(workers=2)
     stack.create_policy([target.url])
     # Every event 3 times in all: every other one as 3 simultaneous POSTs, the others one after another.
-    sender = make_sender(stack, count=50, rate=15, copies=COPIES, concurrent_every=2, deadline=time.monotonic() + 40)
+    sender = scenario.sender(stack, count=50, rate=15, copies=COPIES, concurrent_every=2, within=40)
     sender.start()
     sender.join(timeout=45)
 
-    result, jobs, _ = verify(
+    result, jobs, _ = scenario.verify(
         "duplicate_events",
         stack,
         sender,
         [target],
-        drained_from=sender.finished_at,
-        started=started,
-        into=figures,
     )
     stats = sender.stats
     answered = stats.posts - sum(stats.refused.values())

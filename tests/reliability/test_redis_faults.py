@@ -4,27 +4,19 @@ sweeper re-enqueues from the database what Redis forgot."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from tests.reliability.harness import Figures, RegistrySender, Stack, slow, verify, wait_for
-from tests.support.sinks import Sink
+from tests.reliability.conftest import Scenario
+from tests.reliability.harness import slow, wait_for
 
 
-def test_flushall_mid_run_loses_nothing(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    target = make_sink()
+def test_flushall_mid_run_loses_nothing(scenario: Scenario) -> None:
+    target = scenario.sink()
     # Slower than the stream (2 workers x ~5 deliveries/s < 25 events/s): a backlog is always waiting
     # in Redis when FLUSHALL throws it away.
     target.respond = slow(0.15, 0.25)
-    stack = make_stack(database_url, workers=2)
+    stack = scenario.stack(workers=2)
     stack.create_policy([target.url])
-    sender = make_sender(stack, count=100, rate=25, deadline=time.monotonic() + 40)
+    sender = scenario.sender(stack, count=100, rate=25, within=40)
     sender.start()
 
     flushed_at = []
@@ -35,32 +27,23 @@ def test_flushall_mid_run_loses_nothing(
     fault_end = time.monotonic()
     sender.join(timeout=45)
 
-    result, _, _ = verify(
+    result, _, _ = scenario.verify(
         "redis_flushall",
         stack,
         sender,
         [target],
-        drained_from=max(fault_end, sender.finished_at),
-        started=started,
+        fault_end=fault_end,
         notes={"flushes": len(flushed_at)},
-        into=figures,
     )
     assert result.notes["swept_enqueued"] > 0, "FLUSHALL dropped a backlog: the sweeper must have re-enqueued it"
 
 
-def test_redis_restart_mid_run_loses_nothing(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    target = make_sink()
+def test_redis_restart_mid_run_loses_nothing(scenario: Scenario) -> None:
+    target = scenario.sink()
     target.respond = slow(0.02, 0.08)
-    stack = make_stack(database_url, workers=2)
+    stack = scenario.stack(workers=2)
     stack.create_policy([target.url])
-    sender = make_sender(stack, count=100, rate=25, deadline=time.monotonic() + 40)
+    sender = scenario.sender(stack, count=100, rate=25, within=40)
     sender.start()
 
     time.sleep(1.5)
@@ -71,30 +54,23 @@ def test_redis_restart_mid_run_loses_nothing(
     fault_end = time.monotonic()
     sender.join(timeout=45)
 
-    result, _, _ = verify(
+    result, _, _ = scenario.verify(
         "redis_restart",
         stack,
         sender,
         [target],
-        drained_from=max(fault_end, sender.finished_at),
-        started=started,
+        fault_end=fault_end,
         notes={"redis_down_s": round(fault_end - down_from, 1)},
-        into=figures,
     )
     assert result.notes["swept_enqueued"] > 0, "jobs created while Redis was down are enqueued by the sweeper"
 
 
-def test_a_busy_worker_survives_a_redis_restart(
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-) -> None:
-    target = make_sink()
+def test_a_busy_worker_survives_a_redis_restart(scenario: Scenario) -> None:
+    target = scenario.sink()
     target.respond = slow(1.5, 1.5)  # the job is still in hand when Redis stops, and ends while it is down
-    stack = make_stack(database_url, workers=1)
+    stack = scenario.stack(workers=1)
     stack.create_policy([target.url])
-    sender = make_sender(stack, count=3, rate=10, deadline=time.monotonic() + 20)
+    sender = scenario.sender(stack, count=3, rate=10, within=20)
     sender.start()
     wait_for(stack.busy_worker, timeout=10, what="the worker busy with a delivery", interval=0.02)
     stack.redis.stop()

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 from datetime import datetime
 
-from tests.reliability.harness import Figures, RegistrySender, Stack, SwitchableSink, verify, wait_for
-from tests.support.sinks import Received, Reply, Sink
+from tests.reliability.conftest import Scenario
+from tests.reliability.harness import SwitchableSink, wait_for
+from tests.support.sinks import Received, Reply
 
 
-def test_target_down_for_seconds_then_back_gets_everything(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    target = make_sink(switchable=True)
+def test_target_down_for_seconds_then_back_gets_everything(scenario: Scenario) -> None:
+    target = scenario.sink(switchable=True)
     assert isinstance(target, SwitchableSink)
-    stack = make_stack(database_url, workers=2)
+    stack = scenario.stack(workers=2)
     stack.create_policy([target.url])
-    sender = make_sender(stack, count=80, rate=20, deadline=time.monotonic() + 40)
+    sender = scenario.sender(stack, count=80, rate=20, within=40)
     sender.start()
 
     time.sleep(1.0)
@@ -35,15 +28,13 @@ def test_target_down_for_seconds_then_back_gets_everything(
     fault_end = time.monotonic()
     sender.join(timeout=45)
 
-    result, _, attempts = verify(
+    result, _, attempts = scenario.verify(
         "target_down",
         stack,
         sender,
         [target],
-        drained_from=max(fault_end, sender.finished_at),
-        started=started,
+        fault_end=fault_end,
         notes={"target_down_s": round(fault_end - down_from, 1)},
-        into=figures,
     )
     failed = [a for a in attempts if a.outcome == "retry"]
     result.notes["failed_attempts"] = len(failed)
@@ -61,15 +52,8 @@ def test_target_down_for_seconds_then_back_gets_everything(
 OVERLOAD_FOR = 1.0
 
 
-def test_target_answering_429_then_200_gets_everything_and_retries_wait(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    target = make_sink()
+def test_target_answering_429_then_200_gets_everything_and_retries_wait(scenario: Scenario) -> None:
+    target = scenario.sink()
     overloaded_until = time.monotonic() + 1e9
 
     def respond(_: Received) -> Reply:
@@ -78,23 +62,21 @@ def test_target_answering_429_then_200_gets_everything_and_retries_wait(
         return Reply()
 
     target.respond = respond
-    stack = make_stack(database_url, workers=2)
+    stack = scenario.stack(workers=2)
     stack.create_policy([target.url])
-    sender = make_sender(stack, count=30, rate=15, deadline=time.monotonic() + 30)
+    sender = scenario.sender(stack, count=30, rate=15, within=30)
     overloaded_until = time.monotonic() + OVERLOAD_FOR
     sender.start()
     sender.join(timeout=35)
     fault_end = max(overloaded_until, sender.finished_at)
 
-    result, jobs, _ = verify(
+    result, jobs, _ = scenario.verify(
         "target_429",
         stack,
         sender,
         [target],
-        drained_from=fault_end,
-        started=started,
+        fault_end=fault_end,
         drain_timeout=40,
-        into=figures,
     )
     # Read the attempts as an operator would: GET /api/v2.0/hook-jobs/{uuid}.
     gaps = []
@@ -120,17 +102,10 @@ def _seconds(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def test_target_answering_410_is_disabled_after_one_attempt_each(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    healthy, gone = make_sink(), make_sink()
+def test_target_answering_410_is_disabled_after_one_attempt_each(scenario: Scenario) -> None:
+    healthy, gone = scenario.sink(), scenario.sink()
     gone.respond = lambda _: Reply(status=410, body=b"gone")
-    stack = make_stack(database_url, workers=2)
+    stack = scenario.stack(workers=2)
     policy_id = stack.create_policy([healthy.url, gone.url])
     first_wave = 30
 
@@ -141,22 +116,19 @@ def test_target_answering_410_is_disabled_after_one_attempt_each(
         if index == first_wave - 1:  # the rest of the stream comes once the target is seen disabled
             wait_for(disabled, timeout=15, what="the 410 target disabled in the policy")
 
-    sender = make_sender(stack, count=first_wave + 20, rate=20, deadline=time.monotonic() + 40, on_sent=after_event)
+    sender = scenario.sender(stack, count=first_wave + 20, rate=20, within=40, on_sent=after_event)
     sender.start()
     sender.join(timeout=45)
 
     # Every hook job is committed before its event is answered 2xx: the count is final once the sender is done.
     gone_count = sum(1 for j in stack.jobs() if j.target_index == 1)
-    result, jobs, attempts = verify(
+    result, jobs, attempts = scenario.verify(
         "target_410",
         stack,
         sender,
         [healthy, gone],
-        drained_from=sender.finished_at,
-        started=started,
         expected_jobs=len(sender.stats.acked) + gone_count,
         all_success=False,
-        into=figures,
     )
     later_events = set(sender.ids[first_wave:])
     event_ids = {e.id: e.registry_event_id for e in stack.events()}

@@ -4,27 +4,19 @@ retries, the target may see a job twice (same ``webhook-id``), and no webhook is
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from tests.reliability.harness import Figures, RegistrySender, Stack, slow, verify, wait_for
-from tests.support.sinks import Sink
+from tests.reliability.conftest import Scenario
+from tests.reliability.harness import slow, wait_for
 
 KILLS = 3
 
 
-def test_sigkill_workers_mid_delivery_loses_nothing(
-    started: float,
-    database_url: str,
-    make_stack: Callable[..., Stack],
-    make_sink: Callable[..., Sink],
-    make_sender: Callable[..., RegistrySender],
-    figures: list[Figures],
-) -> None:
-    target = make_sink()
+def test_sigkill_workers_mid_delivery_loses_nothing(scenario: Scenario) -> None:
+    target = scenario.sink()
     target.respond = slow(0.2, 0.4)  # slowish: a kill lands while the target holds the request
-    stack = make_stack(database_url, workers=4)
+    stack = scenario.stack(workers=4)
     stack.create_policy([target.url])
-    sender = make_sender(stack, count=70, rate=20, deadline=time.monotonic() + 40)
+    sender = scenario.sender(stack, count=70, rate=20, within=40)
     sender.start()
 
     kills = []
@@ -37,15 +29,13 @@ def test_sigkill_workers_mid_delivery_loses_nothing(
     fault_end = time.monotonic()
     sender.join(timeout=45)
 
-    result, _, attempts = verify(
+    result, _, attempts = scenario.verify(
         "sigkill_worker",
         stack,
         sender,
         [target],
-        drained_from=max(fault_end, sender.finished_at),
-        started=started,
+        fault_end=fault_end,
         notes={"kills": len(kills), "workers": 4},
-        into=figures,
     )
     lost = [a for a in attempts if a.error_class == "worker_lost"]
     assert lost, f"no worker_lost attempt after {len(kills)} kills of busy workers: {kills}"
