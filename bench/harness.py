@@ -7,11 +7,8 @@ import io
 import json
 import logging
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,43 +41,11 @@ def quiet_logging() -> None:
 # --- Redis and the sink ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def redis_on_loopback() -> Iterator[str]:
     """A redis-server of our own on a free 127.0.0.1 port (no persistence); stopped by its PID afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="dockhook-bench-redis-"))
-    port = _free_port()
-    argv = [redis_server.binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)]
-    process = subprocess.Popen(
-        [*argv, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis.from_url(url).ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on 127.0.0.1:{port}") from None
-                time.sleep(0.05)
+    with redis_server.own_server(tcp=True) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def sink() -> Sink:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -26,31 +27,34 @@ def binary() -> str:
 
 @contextmanager
 def redis_url() -> Iterator[str]:
-    """Yield a Redis URL for tests; a server started here is stopped (by pid) afterwards."""
+    """Yield a Redis URL for tests: REDIS_URL when set, else a server of our own (stopped afterwards)."""
     configured = os.environ.get("REDIS_URL", "").strip()
     if configured:
         yield configured
         return
+    with own_server() as url:
+        yield url
+
+
+@contextmanager
+def own_server(tcp: bool = False) -> Iterator[str]:
+    """A redis-server of our own, without persistence, on a unix socket (or a free 127.0.0.1 port with
+    ``tcp``); yields its URL and stops it by PID afterwards."""
     directory = Path(tempfile.mkdtemp(prefix="dockhook-redis-"))
-    socket_path = directory / "redis.sock"
+    if tcp:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        listen = ["--bind", "127.0.0.1", "--port", str(port)]
+        url = f"redis://127.0.0.1:{port}/0"
+    else:
+        listen = ["--port", "0", "--unixsocket", str(directory / "redis.sock")]
+        url = f"unix://{directory / 'redis.sock'}?db=0"
     process = subprocess.Popen(
-        [
-            binary(),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket_path),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
+        [binary(), *listen, "--save", "", "--appendonly", "no", "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"unix://{socket_path}?db=0"
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -59,10 +63,14 @@ def redis_url() -> Iterator[str]:
                     break
             except (redis.ConnectionError, FileNotFoundError):
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
+                    raise RuntimeError(f"redis-server did not start ({url})") from None
                 time.sleep(0.05)
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         shutil.rmtree(directory, ignore_errors=True)
