@@ -120,21 +120,20 @@ def _record_once(actions: list[RegistryAction], rules: RecordRules, broker: Brok
             outcome.skipped += 1
             continue
         repository = _repository(project, repo_name)
-        db.session.add(
-            AccessLog(
-                project_id=project.id,
-                repo_name=repo_name,
-                repo_tag=action.tag,
-                digest=action.digest,
-                operation=action.operation,
-                username=action.username,
-                op_time=action.occurred_at,
-                registry_event_id=action.event_id,
-                registry_request_id=action.request_id,
-                user_agent=action.user_agent,
-            )
+        entry = AccessLog(
+            project_id=project.id,
+            repo_name=repo_name,
+            repo_tag=action.tag,
+            digest=action.digest,
+            operation=action.operation,
+            username=action.username,
+            op_time=action.occurred_at,
+            registry_event_id=action.event_id,
+            registry_request_id=action.request_id,
+            user_agent=action.user_agent,
         )
-        event = _apply(action, project, repository)
+        db.session.add(entry)
+        event = _apply(action, project, repository, entry)
         if event is not None:
             broker.publish(event.type, event)
             outcome.published.append(str(event.type))
@@ -187,14 +186,14 @@ def _event(
     return ArtifactEvent(**values)  # type: ignore[arg-type]
 
 
-def _apply(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
+def _apply(action: RegistryAction, project: Project, repository: Repository, entry: AccessLog) -> ArtifactEvent | None:
     """Update repository and artifact records for ``action``; return the event to publish, if any."""
     if action.operation == "push":
         return _push(action, project, repository)
     if action.operation == "pull":
         return _pull(action, project, repository)
     if action.tag:
-        return _delete_tag(action, project, repository)
+        return _delete_tag(action, project, repository, entry)
     return _delete_digest(action, project, repository)
 
 
@@ -253,8 +252,13 @@ def _delete_digest(action: RegistryAction, project: Project, repository: Reposit
     return _event(action, project, repository, Topic.DELETE_ARTIFACT, tags=tags, media_type=artifact.media_type)
 
 
-def _delete_tag(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
-    """A tag removed: part of a manifest delete already published for this request, or a delete of its own."""
+def _delete_tag(
+    action: RegistryAction, project: Project, repository: Repository, entry: AccessLog
+) -> ArtifactEvent | None:
+    """A tag removed: part of a manifest delete already published for this request, or a delete of its own.
+
+    The registry sends a tag delete without a digest; the access-log row gets the one the tag pointed at.
+    """
     tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == action.tag))
     artifact = db.session.get(Artifact, tag.artifact_id) if tag is not None else None
     if tag is not None:
@@ -268,6 +272,9 @@ def _delete_tag(action: RegistryAction, project: Project, repository: Repository
                 Event.type == str(Topic.DELETE_ARTIFACT),
             )
         )
+    entry.digest = (
+        entry.digest or (artifact.digest if artifact else "") or (opened.data.get("digest", "") if opened else "")
+    )
     if opened is not None:
         tags = list(opened.data.get("tags", []))
         if action.tag not in tags:

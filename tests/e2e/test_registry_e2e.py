@@ -168,7 +168,7 @@ def scenario(dockhook: Dockhook, registry: Registry, worker: Process, sink: Sink
     # One DELETE: a digest event, then one tag event per tag that pointed at the manifest.
     assert rows("library", "delete") == [
         ("library/e2e", "", digest, f"library/e2e@{digest}"),
-        ("library/e2e", "1.0", "", "library/e2e:1.0"),
+        ("library/e2e", "1.0", digest, "library/e2e:1.0"),  # the digest the tag pointed at
     ]
     pull_agents = {r["user_agent"] for r in logs(dockhook, "library", "pull")}
     assert len(pull_agents) == 1, pull_agents

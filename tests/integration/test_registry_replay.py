@@ -69,8 +69,9 @@ MAIN: dict[
         [
             ("pull", "library/alpine", "", ALPINE),
             ("delete", "library/alpine", "", ALPINE),
-            ("delete", "library/alpine", "latest", ""),
-            ("delete", "library/alpine", "3.19", ""),
+            # The registry names no digest on tag deletes; the log keeps the one the tag pointed at.
+            ("delete", "library/alpine", "latest", ALPINE),
+            ("delete", "library/alpine", "3.19", ALPINE),
         ],
         {"library/alpine": (2, 5), "library/busybox": (1, 0)},
     ),
