@@ -265,18 +265,10 @@ def stop(job: HookJob, reason: str, redis_url: str | None) -> bool:
     A running attempt may still reach its target, but cannot change the status any more.
     Returns False (nothing changed) when the job had already ended.
     """
-    now = clock.now()
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in ACTIVE]))
-        .values(
-            status=HookJobStatus.STOPPED,
-            final_reason=reason,
-            finished_at=now,
-            lease_expires_at=None,
-            next_attempt_at=None,
-            update_time=now,
-        )
+        .values(**_stopped(reason))
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -288,26 +280,26 @@ def stop(job: HookJob, reason: str, redis_url: str | None) -> bool:
 
 def stop_unsent_of_policy(policy_id: int, reason: str) -> list[str]:
     """In the caller's transaction: stop the policy's jobs not yet sent; return their uuids (to discard from RQ)."""
-    now = clock.now()
-    uuids = list(
-        db.session.scalars(
-            select(HookJob.uuid).where(HookJob.policy_id == policy_id, HookJob.status.in_([str(s) for s in UNSENT]))
-        )
+    stopped = db.session.scalars(
+        update(HookJob)
+        .where(HookJob.policy_id == policy_id, HookJob.status.in_([str(s) for s in UNSENT]))
+        .values(**_stopped(reason))
+        .returning(HookJob.uuid)
+        .execution_options(synchronize_session=False)
     )
-    if uuids:
-        db.session.execute(
-            update(HookJob)
-            .where(HookJob.policy_id == policy_id, HookJob.status.in_([str(s) for s in UNSENT]))
-            .values(
-                status=HookJobStatus.STOPPED,
-                final_reason=reason,
-                finished_at=now,
-                next_attempt_at=None,
-                update_time=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return uuids
+    return list(stopped)
+
+
+def _stopped(reason: str) -> dict[str, Any]:
+    now = clock.now()
+    return {
+        "status": HookJobStatus.STOPPED,
+        "final_reason": reason,
+        "finished_at": now,
+        "lease_expires_at": None,
+        "next_attempt_at": None,
+        "update_time": now,
+    }
 
 
 def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:

@@ -6,13 +6,12 @@ masked (``redacted``); no error message raised here quotes it, nor an address (w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError
 
 from app import queue, redact
 from app.broker.topics import EVENT_TYPES, UnknownTopicError, canonical
@@ -104,8 +103,7 @@ def delete(project: Project, policy_id: int) -> None:
     policy = get(project, policy_id)
     stopped = hook_jobs.stop_unsent_of_policy(policy.id, "policy deleted")
     db.session.delete(policy)
-    with _parameters_hidden():
-        commit()
+    commit()
     _discard(stopped)
 
 
@@ -331,23 +329,11 @@ def _ensure_name_free(project: Project, name: str, policy_id: int | None) -> Non
 
 def _commit_named(name: str) -> None:
     try:
-        with _parameters_hidden():
-            commit()
+        commit()
     except IntegrityError:
         # A concurrent request took the name between the check and the commit (unique project_id, name).
         db.session.rollback()
         raise Conflict(f"webhook policy named {name} already exists") from None
-
-
-@contextmanager
-def _parameters_hidden() -> Iterator[None]:
-    """Keep SQL parameters (the targets JSON, with its auth headers) out of the text of a failed statement,
-    which would otherwise reach the error log."""
-    try:
-        yield
-    except StatementError as exc:
-        exc.hide_parameters = True
-        raise
 
 
 def _text(value: Any, field: str) -> str:
