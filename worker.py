@@ -9,6 +9,7 @@ import sys
 from app import create_app
 from app.config import ConfigError, Settings
 from app.queue import QUEUES, run_worker
+from app.startup import check_secret_keys
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if settings.redis_url is None:
         print("dockhook worker: REDIS_URL is not set (make run starts a Redis and sets it)", file=sys.stderr)
+        return 2
+    try:
+        check_secret_keys(settings)
+    except ConfigError as exc:
+        print(f"dockhook worker: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("working queues %s on %s", ", ".join(QUEUES), settings.redis_url)
     run_worker(create_app(settings), settings.redis_url, burst=args.burst, name=args.name)

@@ -1,7 +1,8 @@
-"""gunicorn entry point (``gunicorn wsgi:app``) and the ``flask --app wsgi`` CLI (db, hooks)."""
+"""gunicorn entry point (``gunicorn wsgi:app``) and the ``flask --app wsgi`` CLI (db, hooks, secrets)."""
 
 from app import create_app
-from jobs.cli import hooks
+from jobs.cli import hooks, secrets
 
 app = create_app()
 app.cli.add_command(hooks)
+app.cli.add_command(secrets)

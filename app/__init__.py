@@ -57,7 +57,7 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def _sqlite_setup(engine: Engine) -> None:
-    """WAL, foreign keys, and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
+    """WAL, foreign keys, secure delete, and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
@@ -66,6 +66,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
+        # Deleted and overwritten content is zeroed, so no old value lingers in the file's free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

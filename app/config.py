@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,12 +10,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
+
 from app.naming import PROJECT_NAME_RE
+from app.netguard import IPNetwork, Resolver, parse_networks
 
 DEFAULT_UA_DENYLIST = ("harbor-registry-client", "harbor-replication-service")
 # Delays before retry 1, 2, ... (Svix's schedule): 8 attempts over about 27.6 hours.
 DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+# A bind other than loopback exposes the receiver and the API: both tokens must be set, and this long.
+MIN_EXPOSED_TOKEN_LENGTH = 32
+GENERATE_KEY_HINT = (
+    'generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
 
 
 class ConfigError(ValueError):
@@ -42,6 +51,22 @@ class Settings:
     retry_overload_minimum: float = 60.0
     sweep_grace: int = 10
     retention_days: int = 30
+    # Fernet keys for auth headers and signing secrets at rest: the first encrypts, all decrypt.
+    secret_keys: tuple[str, ...] = ()
+    allowed_target_networks: tuple[IPNetwork, ...] = ()
+    secret_rotation_overlap: int = 86400
+    # Answers DNS for target names instead of the system resolver: a boundary tests own (never from the env).
+    resolver: Resolver | None = None
+
+    def __repr__(self) -> str:
+        # Tokens and keys are secrets: a repr (a traceback, a debug log) shows only whether they are set.
+        shown = {
+            "notify_token": "******" if self.notify_token else None,
+            "api_token": "******" if self.api_token else None,
+            "secret_keys": f"<{len(self.secret_keys)} keys>",
+        }
+        fields = ", ".join(f"{name}={shown.get(name, getattr(self, name))!r}" for name in self.__dataclass_fields__)
+        return f"Settings({fields})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -68,9 +93,54 @@ class Settings:
             "retry_overload_minimum": _positive_float(env, "DOCKHOOK_RETRY_OVERLOAD_MIN", 60.0),
             "sweep_grace": _positive_int(env, "DOCKHOOK_SWEEP_GRACE", 10),
             "retention_days": _positive_int(env, "DOCKHOOK_RETENTION_DAYS", 30),
+            "secret_keys": _secret_keys(env.get("DOCKHOOK_SECRET_KEYS")),
+            "allowed_target_networks": _networks(env.get("DOCKHOOK_ALLOWED_TARGET_NETWORKS")),
+            "secret_rotation_overlap": _duration(env, "DOCKHOOK_SECRET_ROTATION_OVERLAP", 86400),
         }
         values.update(overrides)
+        if not values["secret_keys"]:
+            raise ConfigError(
+                "DOCKHOOK_SECRET_KEYS is not set: Dockhook encrypts auth headers and signing secrets with it "
+                f"(comma-separated Fernet keys, the first encrypts); {GENERATE_KEY_HINT}"
+            )
         return cls(**values)
+
+
+def exposure_problem(bind_hosts: list[str], settings: Settings) -> str | None:
+    """Why serving on ``bind_hosts`` (addresses the web tier listens on) is unsafe with ``settings``, or None.
+
+    Loopback binds and unix sockets are local; any other bind needs both tokens, each at least
+    MIN_EXPOSED_TOKEN_LENGTH characters, or the receiver and the API would be open to the network.
+    """
+    exposed = [host for host in bind_hosts if not _is_local(host)]
+    if not exposed:
+        return None
+    weak = [
+        name
+        for name, token in (
+            ("DOCKHOOK_NOTIFY_TOKEN", settings.notify_token),
+            ("DOCKHOOK_API_TOKEN", settings.api_token),
+        )
+        if token is None or len(token) < MIN_EXPOSED_TOKEN_LENGTH
+    ]
+    if not weak:
+        return None
+    return (
+        f"refusing to listen on {', '.join(exposed)} (not loopback) while {' and '.join(weak)} "
+        f"{'is' if len(weak) == 1 else 'are'} unset or shorter than {MIN_EXPOSED_TOKEN_LENGTH} characters: "
+        "the receiver and the API would be open to anyone who can reach this address. Set both tokens "
+        '(e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"), or bind to 127.0.0.1.'
+    )
+
+
+def _is_local(host: str) -> bool:
+    """``host`` as a listener reports it: an IP address (loopback?) or a unix socket path."""
+    if host.startswith(("unix:", "/")):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _database_url(raw: str | None) -> str:
@@ -103,6 +173,42 @@ def _token(raw: str | None, name: str = "DOCKHOOK_NOTIFY_TOKEN") -> str | None:
     if raw != raw.strip() or any(c.isspace() for c in raw):
         raise ConfigError(f"{name} must not contain whitespace")
     return raw
+
+
+def _secret_keys(raw: str | None) -> tuple[str, ...]:
+    """Comma-separated Fernet keys; a bad one is named by position, never quoted (it is a secret)."""
+    if raw is None or not raw.strip():
+        return ()
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"DOCKHOOK_SECRET_KEYS: key {position} is not a Fernet key (32 url-safe base64-encoded bytes); "
+                f"{GENERATE_KEY_HINT}"
+            ) from None
+    return keys
+
+
+def _networks(raw: str | None) -> tuple[IPNetwork, ...]:
+    try:
+        return parse_networks(raw or "")
+    except ValueError as exc:
+        raise ConfigError(f"DOCKHOOK_ALLOWED_TARGET_NETWORKS: {exc}") from None
+
+
+def _duration(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        values = parse_schedule(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    if len(values) != 1:
+        raise ConfigError(f"{name}={raw!r} must be one duration (e.g. 24h)")
+    return values[0]
 
 
 def _project_name(raw: str) -> str:

@@ -1,10 +1,21 @@
-"""Secrets out of sight: the mask shown for secret values and URL credentials (pure)."""
+"""Secrets out of sight: the mask shown for secret values, and target addresses as they may be shown (pure)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "******"
+
+# Chat services whose incoming-webhook URL carries its credential in the path: (host pattern, path pattern).
+# The groups that match are the secret segments.
+_PATH_TOKENS = (
+    (re.compile(r"(^|\.)slack\.com$"), re.compile(r"^/services/[^/]+/[^/]+/([^/]+)")),
+    (re.compile(r"(^|\.)slack\.com$"), re.compile(r"^/(?:triggers|workflows)/[^/]+/[^/]+/([^/]+)")),
+    (re.compile(r"(^|\.)(discord|discordapp)\.com$"), re.compile(r"^/api/webhooks/[^/]+/([^/]+)")),
+    (re.compile(r"(^|\.)webhook\.office\.com$"), re.compile(r"^/webhookb2/(.+)$")),
+    (re.compile(r".*"), re.compile(r"^(?:/[^/]+)*/hooks/([^/]+)$")),  # Mattermost (any host)
+)
 
 
 def mask(secret: str | None) -> str:
@@ -12,15 +23,37 @@ def mask(secret: str | None) -> str:
     return MASK if secret else ""
 
 
-def redact_url(url: str) -> str:
-    """``url`` with any password in its user-info replaced by the mask."""
+def address(url: str, kind: str = "http") -> str:
+    """``url`` as it may be shown: user-info, every query-string value and chat webhook path tokens masked.
+
+    ``kind`` is the target type: for a ``slack`` target the last path segment is a token whatever the host.
+    The stored address stays whole; only what is shown is masked.
+    """
     try:
         parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
     except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
+        return MASK
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    if "@" in parts.netloc:
+        netloc = f"{MASK}@{netloc}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(name, MASK if value else "") for name, value in pairs], safe="*") if pairs else MASK
+    return urlunsplit((parts.scheme, netloc, _path(host, parts.path, kind), query, ""))
+
+
+def _path(host: str, path: str, kind: str) -> str:
+    for host_pattern, path_pattern in _PATH_TOKENS:
+        found = path_pattern.match(path) if host_pattern.search(host) else None
+        if found:
+            start, end = found.span(1)
+            return path[:start] + MASK + path[end:]
+    if kind == "slack" and path.strip("/"):
+        head, _, _ = path.rstrip("/").rpartition("/")
+        return f"{head}/{MASK}"
+    return path

@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Base, WebhookPolicy
 from app.services import projects
 from tests.support import databases, redis_server, replay
+from tests.support import settings as test_settings
 from tests.support.sinks import Sink
 
 SCENARIO = "push_oci_alpine_3.19"
@@ -58,8 +59,8 @@ def sink() -> Sink:
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
-    """Settings from an empty environment: the developer's variables never leak into a benchmark."""
-    return Settings.from_env({}, database_url=database_url, **overrides)
+    """Settings from the tests' environment only: the developer's variables never leak into a benchmark."""
+    return Settings.from_env(test_settings.ENV, database_url=database_url, **overrides)
 
 
 def migrate(database_url: str) -> None:

@@ -30,3 +30,89 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+# Exit status of a master that refuses to serve: EX_CONFIG (sysexits.h), so a service manager can
+# tell "fix the configuration" from a crash (systemd: RestartPreventExitStatus=78).
+REFUSED = 78
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """After the listeners are bound, before any worker: refuse an exposed bind without strong tokens,
+    bad settings, and secret keys that cannot read the database's secrets.
+
+    The addresses come from the bound sockets, so ``-b``, ``--bind`` or ``GUNICORN_CMD_ARGS`` cannot
+    slip past a check that only DOCKHOOK_BIND would get.
+    """
+    _refuse_unsafe(server)
+
+
+def on_reload(server):  # type: ignore[no-untyped-def]
+    # A SIGHUP re-reads this file and may bind new addresses: check them the same way.
+    _refuse_unsafe(server)
+
+
+def _refuse_unsafe(server):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    hosts = [_host(listener) for listener in server.LISTENERS]
+    # The checks import the app, so they run in a child interpreter: the master must not import app
+    # modules, or the workers it forks after a SIGHUP would run the old code (and a database pool
+    # opened here would be shared across the fork).
+    try:
+        result = subprocess.run(
+            [sys.executable, __file__, *hosts],
+            cwd=server.cfg.chdir,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        _halt(server, "the start-up check did not finish within 120 s")
+        return
+    if result.returncode == REFUSED:
+        _halt(server, result.stdout.strip())
+    elif result.returncode != 0:
+        _halt(server, f"the start-up check failed with status {result.returncode} (its error is above)")
+
+
+def _host(listener):  # type: ignore[no-untyped-def]
+    """The address a gunicorn listener is bound to: an IP address, or ``unix:<path>``."""
+    name = listener.sock.getsockname()
+    if isinstance(name, tuple):
+        return name[0]
+    return f"unix:{name if isinstance(name, str) else name.decode(errors='replace')}"
+
+
+def _halt(server, reason):  # type: ignore[no-untyped-def]
+    # when_ready runs outside the arbiter's try block, so a raised HaltServer would end in a traceback;
+    # halt() closes the listeners, logs "Reason: ..." on the error log (stderr) and exits REFUSED.
+    server.halt(reason=f"dockhook: {reason}", exit_status=REFUSED)
+
+
+def _check(hosts):  # type: ignore[no-untyped-def]
+    """In the child: the settings, the exposure of ``hosts``, the secret keys. Print why not and exit REFUSED."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from app.config import ConfigError, Settings, exposure_problem
+    from app.startup import check_secret_keys
+
+    try:
+        settings = Settings.from_env()
+        problem = exposure_problem(hosts, settings)
+        if problem is None:
+            check_secret_keys(settings)
+    except ConfigError as exc:
+        problem = f"configuration error: {exc}"
+    if problem is None:
+        return 0
+    print(problem)
+    return REFUSED
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_check(sys.argv[1:]))

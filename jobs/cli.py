@@ -1,4 +1,4 @@
-"""``flask --app wsgi hooks ...``: operator commands for hook jobs."""
+"""``flask --app wsgi hooks ...`` and ``... secrets ...``: operator commands for hook jobs and stored secrets."""
 
 from __future__ import annotations
 
@@ -8,9 +8,24 @@ import click
 from flask.cli import AppGroup
 
 from app.extensions import current_settings
+from app.services import credentials
 from jobs import sweep as sweeper
 
 hooks = AppGroup("hooks", help="Hook-job operations: the sweeper.")
+secrets = AppGroup("secrets", help="Stored auth headers and signing secrets (encrypted with DOCKHOOK_SECRET_KEYS).")
+
+
+@secrets.command("rotate")
+def rotate_command() -> None:
+    """Re-encrypt every stored secret with the first key of DOCKHOOK_SECRET_KEYS.
+
+    To change keys: put the new key first and keep the old one after it, run this, then drop the old key.
+    """
+    try:
+        count = credentials.rotate()
+    except credentials.KeyMismatch as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-encrypted {count} stored secrets with the first key of DOCKHOOK_SECRET_KEYS")
 
 
 @hooks.command("sweep")
@@ -23,4 +38,7 @@ def sweep_command(every: float | None) -> None:
         raise click.UsageError("REDIS_URL is not set: the sweeper has nowhere to enqueue")
     if every is not None and every <= 0:
         raise click.BadParameter("must be greater than 0", param_hint="--every")
+    problem = credentials.startup_problem()
+    if problem:
+        raise click.ClickException(f"configuration error: {problem}")
     sweeper.run(settings, every or 0.0, once=every is None)

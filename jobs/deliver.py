@@ -8,11 +8,11 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
-from app import queue
+from app import clock, queue
 from app.config import Settings
 from app.extensions import current_settings, db
 from app.models import HookJob
-from app.services import hook_jobs
+from app.services import credentials, hook_jobs
 from app.services.db import is_outage
 from app.services.retries import Decision
 from jobs import sender
@@ -37,40 +37,55 @@ def deliver(hook_job_id: int) -> str:
         if job is None:
             log.info("hook job %s: not claimable (final, running elsewhere or gone); skipped", hook_job_id)
             return "skipped"
+        # The target's current credentials, read now: a retry after a credential change sends the new ones.
+        target = credentials.for_job(job, clock.now())
         # Detached: its loaded values stay readable even if a rollback below expires the session.
         db.session.expunge(job)
-        target = job.target
+        if target is None:
+            result = hook_jobs.AttemptResult(
+                started_at=clock.now(),
+                duration_ms=0,
+                error_class="target_removed",
+                error_message="the policy or this target was deleted or its address changed: nothing was sent",
+            )
+            return _finish(job, result, settings, deadline)
         request = sender.Request(
             hook_id=job.uuid,
-            address=str(target["address"]),
+            address=target.address,
             body=job.payload.encode("utf-8"),
             content_type=job.content_type,
-            auth_header=str(target.get("auth_header") or "") if job.notify_type == "http" else "",
-            secret=str(target.get("secret") or ""),
-            verify_tls=not bool(target.get("skip_cert_verify")),
+            auth_header=target.auth_header if job.notify_type == "http" else "",
+            secrets=target.signing_secrets,
+            verify_tls=not target.skip_cert_verify,
             connect_timeout=settings.http_connect_timeout,
             read_timeout=settings.http_read_timeout,
+            allowed_networks=settings.allowed_target_networks,
+            resolver=settings.resolver,
+            kind=job.notify_type,
         )
         if job.notify_type == "slack" and settings.redis_url:
             # Slack allows about one message per second per webhook: every worker takes turns. If the
             # turn does not come within the lease, send anyway rather than lose the attempt.
             key = hashlib.sha256(request.address.encode()).hexdigest()[:32]
             queue.wait_turn(settings.redis_url, f"slack:{key}", SLACK_INTERVAL, deadline)
-        result = sender.send(request)
-        decision = _record(job, result, settings, deadline)
-        log.info(
-            "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)",
-            job.id,
-            job.uuid,
-            job.attempt_count,
-            result.status_code if result.status_code is not None else result.error_class,
-            result.duration_ms,
-            decision.action,
-            decision.reason,
-        )
-        return decision.action
+        return _finish(job, sender.send(request), settings, deadline)
     finally:
         db.session.remove()
+
+
+def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:
+    decision = _record(job, result, settings, deadline)
+    log.info(
+        "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)",
+        job.id,
+        job.uuid,
+        job.attempt_count,
+        result.status_code if result.status_code is not None else result.error_class,
+        result.duration_ms,
+        decision.action,
+        decision.reason,
+    )
+    return decision.action
 
 
 def _record(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> Decision:

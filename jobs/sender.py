@@ -5,47 +5,60 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from app.netguard import BlockedAddress, IPNetwork, Resolver
 from requests import exceptions as rx
 from urllib3.exceptions import InsecureRequestWarning
 
-from app import clock
+from app import clock, redact
 from app.services.hook_jobs import RESPONSE_BODY_CAP, AttemptResult
 from app.version import __version__
 from jobs import signing
+from jobs.transport import GuardedAdapter
 
 USER_AGENT = f"Dockhook/{__version__} (webhooks)"
 
-_sessions: dict[int, requests.Session] = {}
+_sessions: dict[tuple[int, tuple[IPNetwork, ...], Resolver | None], requests.Session] = {}
 
 
 @dataclass(frozen=True)
 class Request:
-    """What to send. ``auth_header`` and ``secret`` are secrets: the header goes on the wire, the secret
-    only into the signature, and neither anywhere else."""
+    """What to send. ``auth_header`` and ``secrets`` are secrets: the header goes on the wire, the signing
+    secrets only into the signature, and neither anywhere else (not even a repr)."""
 
     hook_id: str
     address: str
     body: bytes
     content_type: str
-    auth_header: str = ""
-    secret: str = ""
+    auth_header: str = field(default="", repr=False)
+    # The current signing secret first, then a replaced one still in its rotation overlap.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     verify_tls: bool = True
     connect_timeout: float = 10.0
     read_timeout: float = 10.0
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    resolver: Resolver | None = None
+    kind: str = "http"  # the target type: how its address is masked in messages
 
 
-def session() -> requests.Session:
-    """One keep-alive session per process; a forked child builds its own (pid-keyed), never shares one."""
-    pid = os.getpid()
-    if pid not in _sessions:
+def session(allowed: tuple[IPNetwork, ...] = (), resolver: Resolver | None = None) -> requests.Session:
+    """One keep-alive session per process and guard; a forked child builds its own (pid-keyed), never shares one.
+
+    Every connection goes through the SSRF guard (jobs.transport): the address connected to is checked.
+    """
+    key = (os.getpid(), allowed, resolver)
+    if key not in _sessions:
         s = requests.Session()
         s.trust_env = False  # no proxy or netrc from the environment: targets are addressed as configured
-        _sessions[pid] = s
-    return _sessions[pid]
+        adapter = GuardedAdapter(allowed=allowed, resolver=resolver)
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        _sessions[key] = s
+    return _sessions[key]
 
 
 def headers(request: Request, timestamp: int) -> dict[str, str]:
@@ -57,8 +70,11 @@ def headers(request: Request, timestamp: int) -> dict[str, str]:
     }
     if request.auth_header:
         result["Authorization"] = request.auth_header
-    if request.secret:
-        result["webhook-signature"] = signing.signature(request.secret, request.hook_id, timestamp, request.body)
+    if request.secrets:
+        # Standard Webhooks rotation: one signature per secret, space-separated; a receiver accepts any match.
+        result["webhook-signature"] = " ".join(
+            signing.signature(secret, request.hook_id, timestamp, request.body) for secret in request.secrets
+        )
     return result
 
 
@@ -78,7 +94,7 @@ def send(request: Request) -> AttemptResult:
         with warnings.catch_warnings():
             # skip_cert_verify is the operator's explicit choice for this target: no warning per delivery.
             warnings.simplefilter("ignore", InsecureRequestWarning)
-            response = session().post(
+            response = session(request.allowed_networks, request.resolver).post(
                 request.address,
                 data=request.body,
                 headers=headers(request, int(started_at.timestamp())),
@@ -87,23 +103,29 @@ def send(request: Request) -> AttemptResult:
                 allow_redirects=False,
                 stream=True,
             )
+    except BlockedAddress as exc:
+        # Refused before any connect: the target resolved to a network the operator did not allow.
+        return done(error_class="blocked_address", error_message=str(exc))
+    except rx.InvalidHeader:
+        # requests quotes the offending value, and the value is the auth header: never repeat it.
+        return done(error_class="invalid_header", error_message="the auth_header is not a valid HTTP header value")
     except rx.SSLError as exc:
-        return done(error_class="tls_error", error_message=_short(exc))
+        return done(error_class="tls_error", error_message=_short(exc, request))
     except rx.ConnectTimeout as exc:
-        return done(error_class="connect_timeout", error_message=_short(exc))
+        return done(error_class="connect_timeout", error_message=_short(exc, request))
     except rx.ReadTimeout as exc:
-        return done(error_class="read_timeout", error_message=_short(exc))
+        return done(error_class="read_timeout", error_message=_short(exc, request))
     except rx.ConnectionError as exc:
-        return done(error_class=_connection_class(exc), error_message=_short(exc))
+        return done(error_class=_connection_class(exc), error_message=_short(exc, request))
     except (rx.InvalidURL, rx.MissingSchema, rx.InvalidSchema) as exc:
-        return done(error_class="invalid_url", error_message=_short(exc))
+        return done(error_class="invalid_url", error_message=_short(exc, request))
     except rx.RequestException as exc:
-        return done(error_class="request_error", error_message=_short(exc))
+        return done(error_class="request_error", error_message=_short(exc, request))
     try:
         body = _read_capped(response)
     except (rx.RequestException, OSError) as exc:
         response.close()
-        return done(status_code=response.status_code, error_class="read_error", error_message=_short(exc))
+        return done(status_code=response.status_code, error_class="read_error", error_message=_short(exc, request))
     response.close()
     code = response.status_code
     retry_after = response.headers.get("Retry-After")
@@ -112,7 +134,7 @@ def send(request: Request) -> AttemptResult:
     error_class = "redirect" if 300 <= code < 400 else "http_status"
     message = f"HTTP {code}"
     if error_class == "redirect" and response.headers.get("Location"):
-        message += f" to {response.headers['Location'][:200]} (redirects are not followed)"
+        message += f" to {redact.address(response.headers['Location'][:200])} (redirects are not followed)"
     return done(
         status_code=code, response_body=body, error_class=error_class, error_message=message, retry_after=retry_after
     )
@@ -134,9 +156,9 @@ def _connection_class(exc: rx.ConnectionError) -> str:
     return "connection_error"
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException, request: Request) -> str:
     # requests' messages name the URL; URLs come from policies and may embed credentials,
-    # so messages keep only the exception's innermost reason.
+    # so messages keep only the exception's innermost reason, with the address's tokens masked.
     reason: BaseException = exc
     while True:
         inner = reason.args[0] if reason.args and isinstance(reason.args[0], BaseException) else None
@@ -144,4 +166,17 @@ def _short(exc: BaseException) -> str:
         if not isinstance(inner, BaseException) or inner is reason:
             break
         reason = inner
-    return f"{type(reason).__name__}: {str(reason)[:500]}"
+    return _scrub(f"{type(reason).__name__}: {str(reason)[:500]}", request)
+
+
+def _scrub(text: str, request: Request) -> str:
+    """``text`` with the address, its path and its query replaced by their masked forms."""
+    shown = redact.address(request.address, request.kind)
+    try:
+        real, masked = urlsplit(request.address), urlsplit(shown)
+    except ValueError:
+        return text.replace(request.address, shown)
+    for secret, mask in ((request.address, shown), (real.path, masked.path), (real.query, masked.query)):
+        if len(secret) > 1 and secret != mask:
+            text = text.replace(secret, mask)
+    return text

@@ -1,5 +1,11 @@
 """``make run``: Dockhook on one machine — migrations, Redis (when REDIS_URL is unset), gunicorn, a worker, the sweeper.
 
+Secure by default: a notify token, an API token and a secret key are generated once into
+``<instance>/dev-credentials.env`` (mode 0600) and reused on every later run; variables already
+set in the environment win. Webhooks may reach loopback (local sinks) unless
+DOCKHOOK_ALLOWED_TARGET_NETWORKS says otherwise. The banner prints the tokens, an example curl and
+the registry's ``notifications:`` block, ready to paste.
+
 Ctrl-C (or SIGTERM) stops everything this launcher started, Redis included. If any part
 exits on its own, the launcher stops the rest and exits non-zero, so nothing runs half-up.
 """
@@ -7,22 +13,39 @@ exits on its own, the launcher stops the rest and exits non-zero, so nothing run
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+CREDENTIALS_FILE = "dev-credentials.env"
+NOTIFY_TOKEN, API_TOKEN, SECRET_KEYS = "DOCKHOOK_NOTIFY_TOKEN", "DOCKHOOK_API_TOKEN", "DOCKHOOK_SECRET_KEYS"
+ALLOWED_NETWORKS = "DOCKHOOK_ALLOWED_TARGET_NETWORKS"
+# Development only: local demo sinks listen on loopback, which a production Dockhook refuses to call.
+DEV_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--instance", type=Path, default=ROOT / "instance", help="where the embedded Redis keeps its files"
+        "--instance",
+        type=Path,
+        default=ROOT / "instance",
+        help=f"where the embedded Redis keeps its files, and {CREDENTIALS_FILE} (default: instance/)",
     )
     parser.add_argument("--workers", type=int, default=1, help="RQ worker processes (default 1)")
     parser.add_argument("--sweep-every", type=float, default=5.0, help="seconds between sweeps (default 5)")
@@ -30,6 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     args.instance.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DOCKHOOK_BIND", "127.0.0.1:8080")
+    credentials = args.instance / CREDENTIALS_FILE
+    sources = _use_credentials(env, credentials)
+    if ALLOWED_NETWORKS not in env:
+        env[ALLOWED_NETWORKS] = DEV_ALLOWED_NETWORKS
+        print(
+            f"dev: {ALLOWED_NETWORKS} is unset: allowing {DEV_ALLOWED_NETWORKS} so webhooks reach local sinks "
+            "(development only; without it only public addresses receive webhooks)",
+            flush=True,
+        )
+    sys.path.insert(0, str(ROOT))
+    from app.config import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        print(f"dev: configuration error: {exc}", file=sys.stderr)
+        return 2
 
     redis_owner = None
     if not env.get("REDIS_URL"):
@@ -52,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if migrate.returncode != 0:
             print("dev: migrations failed; not starting", file=sys.stderr)
             return migrate.returncode
+        # Printed before any child starts, so no log line lands in the middle of the snippet.
+        print(_banner(env, settings, credentials, sources, redis_owner is not None), flush=True)
         children.append(
             subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env)
         )
@@ -64,11 +106,6 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=ROOT,
                 env=env,
             )
-        )
-        print(
-            f"dev: Dockhook on http://{env['DOCKHOOK_BIND']} (receiver /service/notifications, API /api/v2.0); "
-            "Ctrl-C stops everything",
-            flush=True,
         )
         while not stopping:
             exited = [c for c in children if c.poll() is not None]
@@ -83,6 +120,120 @@ def main(argv: list[str] | None = None) -> int:
             _stop_redis(redis_owner)
         print("dev: stopped", flush=True)
     return status
+
+
+def _use_credentials(env: dict[str, str], path: Path) -> dict[str, str]:
+    """Fill the tokens and the secret key into ``env`` from ``path`` (created once, mode 0600); return where
+    each came from. A non-empty value already in ``env`` wins; an empty token counts as unset (a launcher
+    that opens the API because of a stray ``export DOCKHOOK_API_TOKEN=`` is not a secure default).
+    """
+    stored = _read_credentials(path)
+    fresh = {
+        NOTIFY_TOKEN: lambda: secrets.token_urlsafe(32),
+        API_TOKEN: lambda: secrets.token_urlsafe(32),
+        SECRET_KEYS: _fernet_key,
+    }
+    missing = {name: make() for name, make in fresh.items() if not stored.get(name)}
+    if missing:
+        stored.update(missing)
+        _write_credentials(path, stored)
+    # The file holds secrets: keep it private even if someone loosened it.
+    os.chmod(path, 0o600)
+    sources = {}
+    for name in fresh:
+        if env.get(name):
+            sources[name] = "from the environment"
+        else:
+            env[name] = stored[name]
+            sources[name] = "generated" if name in missing else f"from {path.name}"
+    return sources
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _read_credentials(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and not name.startswith("#"):
+            values[name.strip()] = value.strip()
+    return values
+
+
+def _write_credentials(path: Path, values: dict[str, str]) -> None:
+    # Created 0600 from the start (never readable by others, not even for a moment), then moved into place.
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(
+            "# Dockhook development credentials, made by scripts/dev.py (make run) and reused on every run.\n"
+            "# Load them into a shell (for flask or worker.py by hand) with: set -a; . <this file>; set +a\n"
+            "# Deleting this file makes new ones; secrets stored with the old key can then no longer be read.\n"
+        )
+        handle.writelines(f"{name}={value}\n" for name, value in values.items())
+    os.replace(partial, path)
+
+
+def _banner(
+    env: dict[str, str], settings: Settings, credentials: Path, sources: dict[str, str], own_redis: bool
+) -> str:
+    """What a developer needs to use this instance: where it stores things, its tokens, and how to call it."""
+    base = f"http://{_reachable(env['DOCKHOOK_BIND'])}"
+    api_token, notify_token = env[API_TOKEN], env[NOTIFY_TOKEN]
+
+    networks = ", ".join(str(n) for n in settings.allowed_target_networks)
+    targets = f"{networks} and public addresses" if networks else "public addresses only"
+    authorization = json.dumps(f"Bearer {notify_token}")
+    lines = [
+        f"dev: Dockhook on {base} (receiver /service/notifications, API /api/v2.0); Ctrl-C stops everything",
+        f"  database      {_without_password(settings.database_url)}",
+        f"  redis         {_without_password(env['REDIS_URL'])}{' (started here)' if own_redis else ''}",
+        f"  tokens        notify token on ({sources[NOTIFY_TOKEN]}), API token on ({sources[API_TOKEN]}), "
+        f"secret key {sources[SECRET_KEYS]}",
+        f"  credentials   {credentials} (mode 0600, reused on the next run)",
+        f"  targets       webhooks may reach {targets}",
+        f"  API token     {api_token}",
+        f"  notify token  {notify_token}",
+        "",
+        "Try the API:",
+        f"  curl -H {shlex.quote('Authorization: Bearer ' + api_token)} {base}/api/v2.0/projects",
+        "",
+        "Point a registry at it: in its config.yml (docker/distribution):",
+        "notifications:",
+        "  endpoints:",
+        "    - name: dockhook",
+        f"      url: {base}/service/notifications",
+        "      headers:",
+        f"        Authorization: [{authorization}]",
+        "      timeout: 3s",
+        "      threshold: 5",
+        "      backoff: 1s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _reachable(bind: str) -> str:
+    """``DOCKHOOK_BIND`` as others reach it: a wildcard bind (0.0.0.0, ::) answers on this machine's name."""
+    host, _, port = bind.rpartition(":")
+    if host.strip("[]") in ("", "0.0.0.0", "::"):
+        return f"{socket.gethostname()}:{port}"
+    return bind
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + parts.netloc.rpartition("@")[2]))
 
 
 def _start_redis(instance: Path):  # type: ignore[no-untyped-def]

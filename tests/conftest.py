@@ -17,7 +17,8 @@ from app import create_app
 from app.config import Settings
 from app.extensions import db
 from app.models import Base
-from tests.support import databases, redis_server
+from tests.support import connects, databases, dns, redis_server
+from tests.support import settings as test_settings
 from tests.support.replay import TOKEN
 from tests.support.sinks import Sink
 
@@ -25,8 +26,8 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
-    """Settings from an empty environment (the developer's variables never leak into tests)."""
-    return Settings.from_env({}, database_url=database_url, **overrides)
+    """Settings from the tests' environment only (the developer's variables never leak into tests)."""
+    return Settings.from_env(test_settings.ENV, database_url=database_url, **overrides)
 
 
 def migrate(database_url: str) -> None:
@@ -62,7 +63,8 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
 
     def factory(**overrides: Any) -> Flask:
         overrides.setdefault("database_url", database_url)
-        app = create_app(Settings.from_env({}, **overrides), TESTING=True)
+        overrides.setdefault("resolver", dns.DEFAULT)
+        app = create_app(Settings.from_env(test_settings.ENV, **overrides), TESTING=True)
         apps.append(app)
         return app
 
@@ -125,3 +127,10 @@ def sink() -> Iterator[Sink]:
     server = Sink()
     yield server
     server.close()
+
+
+@pytest.fixture
+def watch() -> Iterator[connects.Watch]:
+    """Every socket connect and DNS lookup of this process during the test (kept on loopback)."""
+    with connects.watching() as seen:
+        yield seen

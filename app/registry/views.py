@@ -5,9 +5,13 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from app import clock
 from app.errors import error_response, from_service_error
 from app.extensions import current_broker, current_settings
 from app.models import utcnow
@@ -28,6 +32,11 @@ ACCEPTED_TYPES = frozenset(
         "application/json",
     }
 )
+# A refused notification is warned about at most once per client address in this interval, and the
+# per-address table keeps at most this many addresses (the oldest is forgotten first).
+AUTH_WARNING_INTERVAL = timedelta(minutes=1)
+AUTH_WARNING_ADDRESSES = 1024
+_GATE = "dockhook.refused_notifications"
 
 
 @bp.post("/service/notifications")
@@ -35,6 +44,7 @@ def receive() -> Response:
     """Record a notification envelope, then answer 200; 503 (the registry retries) if nothing could be recorded."""
     settings = current_settings()
     if settings.notify_token is not None and not _token_ok(settings.notify_token):
+        _warn_refused(request.remote_addr or "(unknown address)")
         response = error_response(401, "missing or wrong bearer token in the Authorization header")
         response.headers["WWW-Authenticate"] = 'Bearer realm="dockhook"'
         return response
@@ -112,3 +122,41 @@ def _token_ok(token: str) -> bool:
         return False
     # Constant-time compare, so the token cannot be guessed byte by byte from timings.
     return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+class _WarningGate:
+    """Which client addresses were warned about recently; bounded, thread-safe (gunicorn runs threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: OrderedDict[str, datetime] = OrderedDict()
+
+    def allow(self, address: str, now: datetime) -> bool:
+        with self._lock:
+            last = self._last.get(address)
+            if last is not None and now - last < AUTH_WARNING_INTERVAL:
+                return False
+            self._last[address] = now
+            self._last.move_to_end(address)
+            while len(self._last) > AUTH_WARNING_ADDRESSES:
+                self._last.popitem(last=False)
+            return True
+
+
+def _warn_refused(address: str) -> None:
+    # The registry keeps what it could not deliver in memory only, retrying in order: a token
+    # mismatch silently piles events up there until it restarts and drops them. Say so, loudly but
+    # rate-limited (a misconfigured registry retries every backoff). Never log what was presented.
+    gate: _WarningGate | None = current_app.extensions.get(_GATE)
+    if gate is None:
+        gate = current_app.extensions.setdefault(_GATE, _WarningGate())
+    if not gate.allow(address, clock.now()):
+        return
+    presented = "a wrong" if request.headers.get("Authorization") else "no"
+    log.warning(
+        "refused a notification from %s: %s bearer token (DOCKHOOK_NOTIFY_TOKEN). The registry keeps "
+        "undelivered notifications only in its memory and retries them in order: fix the Authorization header "
+        "of its notifications endpoint before it restarts and drops them (warned once a minute per address)",
+        address,
+        presented,
+    )

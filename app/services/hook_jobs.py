@@ -18,7 +18,7 @@ from app import clock, queue
 from app.extensions import db
 from app.models import FINAL_STATUSES as FINAL
 from app.models import HookAttempt, HookJob, HookJobStatus, WebhookPolicy
-from app.services import retries
+from app.services import credentials, retries
 from app.services.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,18 @@ def create(
     max_attempts: int = 1,
     uuid: str | None = None,
 ) -> HookJob:
-    """Add a ``pending`` hook job to the current transaction; it is enqueued by :func:`enqueue_new` after commit."""
+    """Add a ``pending`` hook job to the current transaction; it is enqueued by :func:`enqueue_new` after commit.
+
+    The job keeps a snapshot of ``target`` without its credentials: the worker reads those from the policy
+    at send time, so a changed header is what a retry sends, and a deleted policy leaves no secret behind.
+    """
     job = HookJob(
         event_id=event_id,
         project_id=project_id,
         policy_id=policy.id,
         policy_name=policy.name,
         target_index=target_index,
-        target=dict(target),
+        target=credentials.snapshot(target),
         event_type=event_type,
         notify_type=str(target.get("type", "http")),
         payload=payload,
@@ -305,10 +309,15 @@ def _stopped(reason: str) -> dict[str, Any]:
 def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
     """Send an ended job again, once, as a manual attempt with the same ``webhook-id``; commit; enqueue.
 
-    Raises Conflict while the job has not ended (it is still being delivered). If Redis is
+    Raises Conflict while the job has not ended (it is still being delivered), or when its policy target
+    is gone (the policy was deleted or the target removed: its credentials went with it). If Redis is
     down the job waits ``pending`` for the sweeper.
     """
     now = clock.now()
+    if credentials.for_job(job, now) is None:
+        raise Conflict(
+            f"hook job {job.uuid} cannot be redelivered: its policy target was removed, and its credentials with it"
+        )
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in FINAL]))

@@ -1,23 +1,27 @@
 """Webhook policies: create, read, update, delete and list a project's policies; match them to an event type.
 
-Secrets: a target's ``auth_header`` is stored in clear (the worker sends it) but leaves this module only
-masked (``redacted``); no error message raised here quotes it, nor an address (which may hold credentials).
+Secrets: a target's ``auth_header`` and signing ``secret`` are stored encrypted (``app.services.credentials``)
+and leave this module only masked (``redacted``), as do the tokens an address may carry; no error message
+raised here quotes a credential, nor an address.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app import queue, redact
+from app import clock, netguard, queue, redact
 from app.broker.topics import EVENT_TYPES, UnknownTopicError, canonical
 from app.extensions import current_settings, db
 from app.models import HookJob, Project, WebhookPolicy, utcnow
-from app.services import hook_jobs, signing
+from app.services import credentials, hook_jobs, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -28,6 +32,12 @@ PAYLOAD_FORMATS = ("Default", "CloudEvents")
 NAME_MAX = 256
 CREATOR_MAX = 255
 _QUOTE_MAX = 64
+AUTH_HEADER_MAX = 4096
+# RFC 9110 field-value, visible ASCII only: no leading/trailing whitespace, SP/HTAB only inside.
+_FIELD_VALUE = re.compile(r"[\x21-\x7e](?:[\x20\x21-\x7e\t]*[\x21-\x7e])?")
+# Saving a policy waits this long for DNS; an answer that takes longer is checked at send time.
+RESOLVE_TIMEOUT = 2.0
+_resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dockhook-resolve")
 
 
 def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
@@ -147,7 +157,8 @@ def last_triggers(project: Project) -> list[dict[str, Any]]:
 
 
 def redacted(policy: WebhookPolicy) -> dict[str, Any]:
-    """The policy as the API shows it: every target's ``auth_header`` replaced by ``MASK`` (``""`` if unset)."""
+    """The policy as the API shows it: ``auth_header`` and ``secret`` as ``MASK`` (``""`` if unset), addresses
+    with their tokens masked (``redact.address``)."""
     return {
         "id": policy.id,
         "name": policy.name,
@@ -156,9 +167,9 @@ def redacted(policy: WebhookPolicy) -> dict[str, Any]:
         "targets": [
             {
                 "type": t.get("type", ""),
-                "address": t.get("address", ""),
-                "auth_header": MASK if t.get("auth_header") else "",
-                "secret": MASK if t.get("secret") else "",
+                "address": redact.address(str(t.get("address", "")), str(t.get("type", "http"))),
+                "auth_header": MASK if t.get("auth_header_enc") else "",
+                "secret": MASK if t.get("secret_enc") else "",
                 "skip_cert_verify": bool(t.get("skip_cert_verify")),
                 "payload_format": t.get("payload_format") or "",
                 "disabled": bool(t.get("disabled")),
@@ -194,15 +205,17 @@ def validate_event_types(event_types: Any) -> list[str]:
 
 
 def validate_targets(targets: Any, stored: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Checked, normalised targets. ``stored`` (on update) lets a masked ``auth_header`` keep its value."""
+    """Checked, normalised targets as stored (credentials encrypted). ``stored`` (on update) lets the masked
+    ``auth_header``, ``secret`` and address the API shows keep their stored values."""
     if not isinstance(targets, list) or not targets:
         raise Invalid("targets: at least one target is required")
+    now = clock.now()
     result = []
     for index, target in enumerate(targets):
         if not isinstance(target, Mapping):
             raise Invalid(f"targets.{index}: must be an object")
         previous = stored[index] if stored is not None and index < len(stored) else None
-        result.append(_target(index, target, previous))
+        result.append(_target(index, target, previous, now))
     return result
 
 
@@ -241,12 +254,13 @@ def normalise_address(address: Any, field: str = "address") -> str:
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
 
-def _target(index: int, target: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _target(index: int, target: Mapping[str, Any], previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
     where = f"targets.{index}"
     kind = target.get("type")
     if kind not in TARGET_TYPES:
         raise Invalid(f"{where}.type: must be one of {', '.join(TARGET_TYPES)}")
-    address = normalise_address(target.get("address"), f"{where}.address")
+    address = _address(where, target.get("address"), previous)
+    check_destination(f"{where}.address", address)
     payload_format = _text(target.get("payload_format"), f"{where}.payload_format")
     if kind == "slack" and payload_format:
         raise Invalid(f"{where}.payload_format: must be empty for a slack target")
@@ -261,44 +275,90 @@ def _target(index: int, target: Mapping[str, Any], previous: Mapping[str, Any] |
         skip = False
     if not isinstance(skip, bool):
         raise Invalid(f"{where}.skip_cert_verify: must be a boolean")
+    same_target = previous if previous is not None and previous.get("address") == address else None
     return {
         "type": kind,
         "address": address,
-        "auth_header": _auth_header(where, target.get("auth_header"), address, previous),
         "skip_cert_verify": skip,
         "payload_format": payload_format,
-        "secret": _secret(where, target.get("secret"), address, previous),
+        "auth_header_enc": _auth_header(where, target.get("auth_header"), same_target, previous),
+        **_secret(where, target.get("secret"), same_target, previous, now),
     }
 
 
-def _secret(where: str, value: Any, address: str, previous: Mapping[str, Any] | None) -> str:
-    """The target's signing secret: ``""`` (no signature), a ``whsec_`` value the operator made (it is never
-    shown again, so Dockhook does not make one), or the mask (keep the stored one, like auth_header)."""
+def _address(where: str, value: Any, previous: Mapping[str, Any] | None) -> str:
+    """The normalised address; the masked form of the stored address (as the API shows it) keeps it."""
+    if previous is not None and isinstance(value, str):
+        stored = str(previous.get("address", ""))
+        if value.strip() == redact.address(stored, str(previous.get("type", "http"))):
+            return stored
+    return normalise_address(value, f"{where}.address")
+
+
+def check_destination(field: str, address: str) -> None:
+    """Refuse (Invalid) an address whose host is a denied literal, or a name whose every address is denied.
+
+    A name that does not resolve now is accepted: it may exist later, and the worker checks the address
+    it connects to at send time anyway (DNS may answer differently then).
+    """
+    settings = current_settings()
+    host = urlsplit(address).hostname or ""
+    literal = netguard.literal_address(host)
+    addresses = [literal] if literal is not None else _resolve_briefly(host, settings.resolver)
+    rules = [netguard.denial(ip, settings.allowed_target_networks) for ip in addresses]
+    if addresses and all(rules):
+        where = "is" if literal is not None else "resolves only to denied addresses, first"
+        raise Invalid(
+            f"{field}: {where} {addresses[0]}: {rules[0]}; webhooks go only to public addresses unless "
+            "the operator allows the network in DOCKHOOK_ALLOWED_TARGET_NETWORKS"
+        )
+
+
+def _resolve_briefly(host: str, resolver: netguard.Resolver | None) -> list[netguard.IPAddress]:
+    """The name's addresses, or [] when it does not resolve within RESOLVE_TIMEOUT seconds."""
+    future = _resolver_pool.submit(netguard.resolve, host, resolver)
+    try:
+        return future.result(timeout=RESOLVE_TIMEOUT)
+    except (OSError, UnicodeError, concurrent.futures.TimeoutError):
+        return []
+
+
+def _secret(
+    where: str, value: Any, same: Mapping[str, Any] | None, previous: Mapping[str, Any] | None, now: datetime
+) -> dict[str, Any]:
+    """The stored signing-secret fields: none (no signature), a ``whsec_`` value the operator made (it is never
+    shown again, so Dockhook does not make one), or the mask (keep the stored one, like auth_header).
+    Replacing a secret keeps the old one signing during the rotation overlap."""
     text = _text(value, f"{where}.secret")
     if text == MASK:
-        if previous is None or previous.get("address") != address or not previous.get("secret"):
-            raise Invalid(f"{where}.secret: the masked value {MASK} keeps a stored secret, and there is none to keep")
-        return str(previous["secret"])
+        if same is None or not same.get("secret_enc"):
+            reason = "the address changed" if previous is not None and same is None else "there is none to keep"
+            raise Invalid(f"{where}.secret: the masked value {MASK} keeps a stored secret, and {reason}")
+        return {k: same[k] for k in ("secret_enc", "previous_secret_enc", "previous_secret_until") if same.get(k)}
     if text:
         try:
             signing.secret_key(text)
         except ValueError as exc:
             raise Invalid(f"{where}.secret: {exc}") from None
-    return text
+    return credentials.secret_fields(previous, text, now)
 
 
-def _auth_header(where: str, value: Any, address: str, previous: Mapping[str, Any] | None) -> str:
-    # Never quote the value in a message: it is a credential.
+def _auth_header(where: str, value: Any, same: Mapping[str, Any] | None, previous: Mapping[str, Any] | None) -> str:
+    """The stored (encrypted) header. Never quote the value in a message: it is a credential."""
     header = _text(value, f"{where}.auth_header")
-    if "\r" in header or "\n" in header:
-        raise Invalid(f"{where}.auth_header: must not contain CR or LF characters")
-    if header != MASK:
-        return header
-    if previous is None:
-        raise Invalid(f"{where}.auth_header: the masked value {MASK} keeps a stored header; send the real header")
-    if previous.get("address") != address:
-        raise Invalid(f"{where}.auth_header: the address changed, so the header must be re-entered (not {MASK})")
-    return str(previous.get("auth_header") or "")
+    if header == MASK:
+        if previous is None:
+            raise Invalid(f"{where}.auth_header: the masked value {MASK} keeps a stored header; send the real header")
+        if same is None:
+            raise Invalid(f"{where}.auth_header: the address changed, so the header must be re-entered (not {MASK})")
+        return str(same.get("auth_header_enc") or "")
+    if len(header) > AUTH_HEADER_MAX or (header and not _FIELD_VALUE.fullmatch(header)):
+        raise Invalid(
+            f"{where}.auth_header: must be a valid HTTP header value of at most {AUTH_HEADER_MAX} characters: "
+            "visible ASCII, with spaces or tabs only between words (no leading or trailing whitespace, "
+            "no control characters)"
+        )
+    return credentials.encrypt(header)
 
 
 def _validated(fields: Mapping[str, Any], stored_targets: list[dict[str, Any]] | None) -> dict[str, Any]:

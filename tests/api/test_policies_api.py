@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -16,11 +17,13 @@ from sqlalchemy import select
 from app.broker.topics import EVENT_TYPES
 from app.extensions import db
 from app.models import Event, HookJob, WebhookPolicy
+from app.services import credentials
 
 # The tokens of every auth header these tests send; no response or log line may ever contain one.
 SECRET = "s3cr3t-token-7f2a"
 NEW_SECRET = "n3w-token-91c4"
 TOKENS = (SECRET, NEW_SECRET)
+SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MASK = "******"
 
 V2 = "/api/v2.0/projects/library/webhook"
@@ -88,10 +91,19 @@ def errors(response: Any) -> list[dict[str, str]]:
 
 
 def stored_targets(app: Flask, policy_id: int) -> list[dict[str, Any]]:
+    """The policy's targets as stored, with their credentials decrypted (stored only encrypted)."""
     with app.app_context():
         policy = db.session.get(WebhookPolicy, policy_id)
         assert policy is not None
-        return list(policy.targets)
+        shown = []
+        for stored in policy.targets:
+            assert "auth_header" not in stored and "secret" not in stored, "a credential stored in clear"
+            assert not any(token in json.dumps(stored) for token in (*TOKENS, SIGNING_SECRET))
+            target = {k: v for k, v in stored.items() if not k.endswith("_enc") and k != "previous_secret_until"}
+            target["auth_header"] = credentials.decrypt(stored["auth_header_enc"])
+            target["secret"] = credentials.decrypt(stored["secret_enc"])
+            shown.append(target)
+        return shown
 
 
 def policy_id(location: str) -> int:
@@ -125,7 +137,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
     assert policy["targets"] == [
         {
             "type": "http",
-            "address": "https://ci.example.com:8443/Harbor/Hook/?Token=AbC",
+            "address": "https://ci.example.com:8443/Harbor/Hook/?Token=******",
             "auth_header": MASK,
             "skip_cert_verify": True,
             "payload_format": "CloudEvents",
@@ -134,7 +146,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
         },
         {
             "type": "slack",
-            "address": "https://hooks.slack.com/services/T0/B0/x",
+            "address": "https://hooks.slack.com/services/T0/B0/******",
             "auth_header": "",
             "skip_cert_verify": False,
             "payload_format": "",
@@ -195,7 +207,7 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "targets.0.payload_format: must be empty for a slack target",
     ),
     ("skip-not-bool", {"targets": [target(skip_cert_verify="yes")]}, "targets.0.skip_cert_verify"),
-    ("header-crlf", {"targets": [target(auth_header=f"Bearer {SECRET}\r\nX-Evil: 1")]}, "CR or LF"),
+    ("header-crlf", {"targets": [target(auth_header=f"Bearer {SECRET}\r\nX-Evil: 1")]}, "valid HTTP header value"),
     ("header-lf", {"targets": [target(auth_header=f"Bearer {SECRET}\nX-Evil: 1")]}, "targets.0.auth_header"),
     ("header-not-string", {"targets": [target(auth_header=5)]}, "targets.0.auth_header"),
     ("header-mask-on-create", {"targets": [target(auth_header=MASK)]}, "targets.0.auth_header"),
@@ -325,7 +337,7 @@ def test_put_replaces_the_policy_but_keeps_creator_creation_time_and_project(api
     assert after["targets"] == [
         {
             "type": "slack",
-            "address": "https://hooks.slack.com/x",
+            "address": "https://hooks.slack.com/******",
             "auth_header": "",
             "skip_cert_verify": False,
             "payload_format": "",
@@ -521,14 +533,15 @@ def test_lasttrigger_of_a_project_without_policies_is_empty(api: FlaskClient) ->
     assert response.get_json() == []
 
 
-def test_stored_policy_is_normalised_with_the_header_in_clear_for_the_worker(api: FlaskClient, app: Flask) -> None:
+def test_stored_policy_is_normalised_with_the_header_encrypted_for_the_worker(api: FlaskClient, app: Flask) -> None:
     location = create(api, targets=[target(address="HTTP://Hooks.Example:80/In/")], event_types=["OnPushImage"])
     with app.app_context():
         stored = db.session.scalars(select(WebhookPolicy)).one()
         assert stored.id == policy_id(location)
         assert stored.event_types == ["PUSH_ARTIFACT"]
         assert stored.targets[0]["address"] == "http://hooks.example:80/In"
-        assert stored.targets[0]["auth_header"] == f"Bearer {SECRET}"
+        assert SECRET not in json.dumps(stored.targets)
+        assert credentials.decrypt(stored.targets[0]["auth_header_enc"]) == f"Bearer {SECRET}"
 
 
 def test_openapi_document_lists_the_webhook_paths(api: FlaskClient) -> None:
@@ -543,9 +556,6 @@ def test_openapi_document_lists_the_webhook_paths(api: FlaskClient) -> None:
         "/api/projects/{project_id}/webhook/events",
         "/api/projects/{project_id}/webhook/lasttrigger",
     } <= paths
-
-
-SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def test_a_signing_secret_is_stored_shown_masked_and_kept_by_the_mask(api: FlaskClient, app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import pytest
@@ -13,7 +14,9 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Base, WebhookPolicy
+from app.models import Base, Event, HookJob, WebhookPolicy, utcnow
+from app.services import credentials, projects
+from tests.support import databases
 
 
 def test_migrated_schema_matches_the_models(make_app: Callable[..., Flask]) -> None:
@@ -37,8 +40,73 @@ def test_a_failed_statement_never_carries_its_values_into_the_error_text(make_ap
     secret = "Bearer never-in-a-log-4f1c"
     app = make_app()
     with app.app_context():
-        db.session.add(WebhookPolicy(project_id=424242, name="orphan", targets=[{"auth_header": secret}]))
+        db.session.add(WebhookPolicy(project_id=424242, name="orphan", targets=[{"auth_header_enc": secret}]))
         with pytest.raises(IntegrityError) as caught:
             db.session.commit()  # no such project: a foreign-key violation
         db.session.rollback()
     assert secret not in str(caught.value)
+
+
+CLEAR_HEADER = "Bearer before-0004-3c1f9a"
+CLEAR_SECRET = "whsec_" + base64.b64encode(b"m" * 32).decode()
+
+
+def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades_back(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    app = make_app()
+    with app.app_context():
+        downgrade(revision="0003")
+        # Rows as Dockhook 0003 wrote them: credentials in clear on the policy, and copied into each job.
+        clear = {
+            "type": "http",
+            "address": "https://ci.example.com/in",
+            "auth_header": CLEAR_HEADER,
+            "secret": CLEAR_SECRET,
+        }
+        owner = projects.ensure("library")
+        policy = WebhookPolicy(project_id=owner.id, name="old", event_types=["PUSH_ARTIFACT"], targets=[clear])
+        event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=utcnow(), data={})
+        db.session.add_all([policy, event])
+        db.session.flush()
+        job = HookJob(
+            event_id=event.id,
+            project_id=owner.id,
+            policy_id=policy.id,
+            event_type="PUSH_ARTIFACT",
+            notify_type="http",
+            target=dict(clear),
+            payload="{}",
+            status="success",
+        )
+        db.session.add(job)
+        db.session.flush()
+        policy_id, job_id = policy.id, job.id
+        db.session.commit()
+        db.session.close()  # SQLite: no transaction of ours may hold the file while Alembic writes
+
+        upgrade()
+        db.session.expire_all()
+        (stored,) = db.session.get(WebhookPolicy, policy_id).targets
+        assert credentials.decrypt(stored["auth_header_enc"]) == CLEAR_HEADER
+        assert credentials.decrypt(stored["secret_enc"]) == CLEAR_SECRET
+        assert "auth_header" not in stored and "secret" not in stored
+        assert db.session.get(HookJob, job_id).target == {"type": "http", "address": clear["address"]}
+        assert credentials.startup_problem() is None, "the migration records the key check"
+        db.session.commit()
+        db.session.close()
+        if database_url.startswith("sqlite"):
+            # What closing the last connection does after `flask db upgrade`: the WAL goes into the file.
+            raw = db.engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        everything = databases.contents(database_url)
+        assert CLEAR_HEADER.encode() not in everything and CLEAR_SECRET.encode() not in everything
+
+        downgrade(revision="0003")
+        assert db.session.get(WebhookPolicy, policy_id).targets == [clear]
+        assert db.session.get(HookJob, job_id).target == clear, "jobs get their policy's values back"
+        db.session.close()
+        upgrade()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from tests.support import settings as test_settings
 
 
 def postgres_base_url() -> str | None:
     raw = os.environ.get("TEST_DATABASE_URL", "").strip()
-    return Settings.from_env({"DATABASE_URL": raw}).database_url if raw else None
+    return Settings.from_env({**test_settings.ENV, "DATABASE_URL": raw}).database_url if raw else None
 
 
 def create_postgres_database(base_url: str) -> str:
@@ -48,3 +50,13 @@ def _libpq(url: object) -> str:
     if u.password:  # type: ignore[union-attr]
         parts["password"] = u.password  # type: ignore[union-attr]
     return " ".join(f"{k}={v}" for k, v in parts.items())
+
+
+def contents(database_url: str) -> bytes:
+    """Every byte the database keeps: a SQLite file with its WAL, or a pg_dump of a PostgreSQL database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(str(url.database))
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    dump = subprocess.run(["pg_dump", "-d", _libpq(url)], capture_output=True, timeout=60, check=True)
+    return dump.stdout

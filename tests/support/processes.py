@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from tests.support import settings as test_settings
+
 T = TypeVar("T")
 
 # Talk to 127.0.0.1 directly, whatever *_proxy variables the environment has.
@@ -30,12 +32,14 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def clean_env(**values: str) -> dict[str, str]:
-    """The current environment without Dockhook's own variables, plus ``values``."""
+    """The current environment without Dockhook's own variables, plus the tests' secret key and loopback
+    networks (tests/support/settings.py), plus ``values``."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("DOCKHOOK_") and k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL")
     }
+    env.update(test_settings.ENV)
     env.update(values)
     return env
 

@@ -9,6 +9,9 @@ import pytest
 
 from app.config import DEFAULT_SCHEDULE, ConfigError, Settings, parse_schedule
 from app.services.retries import decide
+from tests.support.settings import SECRET_KEY
+
+KEYS = {"DOCKHOOK_SECRET_KEYS": SECRET_KEY}
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -100,15 +103,15 @@ def test_a_manual_redelivery_never_starts_a_retry_series() -> None:
 
 def test_schedule_setting_parses_units_and_rejects_nonsense() -> None:
     assert parse_schedule("5s, 5m,30m,2h,1d,7") == (5, 300, 1800, 7200, 86400, 7)
-    assert Settings.from_env({"DOCKHOOK_RETRY_SCHEDULE": "none"}).retry_schedule == ()
-    assert Settings.from_env({}).retry_schedule == DEFAULT_SCHEDULE
+    assert Settings.from_env({**KEYS, "DOCKHOOK_RETRY_SCHEDULE": "none"}).retry_schedule == ()
+    assert Settings.from_env(KEYS).retry_schedule == DEFAULT_SCHEDULE
     with pytest.raises(ConfigError, match="DOCKHOOK_RETRY_SCHEDULE"):
-        Settings.from_env({"DOCKHOOK_RETRY_SCHEDULE": "5s,soon"})
+        Settings.from_env({**KEYS, "DOCKHOOK_RETRY_SCHEDULE": "5s,soon"})
 
 
 def test_the_overload_minimum_is_a_setting() -> None:
-    assert Settings.from_env({}).retry_overload_minimum == 60.0
-    assert Settings.from_env({"DOCKHOOK_RETRY_OVERLOAD_MIN": "2"}).retry_overload_minimum == 2.0
+    assert Settings.from_env(KEYS).retry_overload_minimum == 60.0
+    assert Settings.from_env({**KEYS, "DOCKHOOK_RETRY_OVERLOAD_MIN": "2"}).retry_overload_minimum == 2.0
     decision = decide(
         status_code=429,
         error_class="http_status",
@@ -120,4 +123,4 @@ def test_the_overload_minimum_is_a_setting() -> None:
     )
     assert decision.delay == 2.0
     with pytest.raises(ConfigError, match="DOCKHOOK_RETRY_OVERLOAD_MIN"):
-        Settings.from_env({"DOCKHOOK_RETRY_OVERLOAD_MIN": "0"})
+        Settings.from_env({**KEYS, "DOCKHOOK_RETRY_OVERLOAD_MIN": "0"})

@@ -1,4 +1,4 @@
-"""Hook-job JSON. Targets are shown without secrets: the auth header masked, URL passwords redacted."""
+"""Hook-job JSON. A job's target holds no credentials; its address is shown with its tokens masked."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from app import redact
 from app.api.paging import PageArgs
 from app.models import HookJobStatus
-from app.redact import mask, redact_url
+from app.services.credentials import SNAPSHOT_FIELDS
 
 LEGACY_STATUS = {
     HookJobStatus.PENDING: "pending",
@@ -27,10 +28,9 @@ STATUSES = [str(s) for s in HookJobStatus]
 
 
 def safe_target(target: dict[str, Any]) -> dict[str, Any]:
-    shown = {k: v for k, v in target.items() if k not in ("auth_header", "secret")}
-    shown["address"] = redact_url(str(target.get("address", "")))
-    shown["auth_header"] = mask(target.get("auth_header"))
-    shown["secret"] = mask(target.get("secret"))
+    """The job's target snapshot (it holds no credentials) with the address's tokens masked."""
+    shown = {k: target[k] for k in SNAPSHOT_FIELDS if k in target}
+    shown["address"] = redact.address(str(target.get("address", "")), str(target.get("type", "http")))
     return shown
 
 

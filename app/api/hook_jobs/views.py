@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
+from app import clock, redact
 from app.api import paging
 from app.api.base import HarborBlueprint
 from app.api.hook_jobs.schemas import (
@@ -26,8 +27,7 @@ from app.api.hook_jobs.schemas import (
 from app.api.paging import PageArgs
 from app.extensions import current_settings
 from app.models import HookJob
-from app.redact import redact_url
-from app.services import hook_job_queries, hook_jobs, policies, projects
+from app.services import credentials, hook_job_queries, hook_jobs, policies, projects
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.hook_job_queries import JobFilter
 
@@ -141,7 +141,13 @@ class Recover(MethodView):
         project = projects.get(project_name_or_id)
         policy = policies.get(project, policy_id)
         settings = current_settings()
-        failed = hook_job_queries.failed_of_policy(policy.id, body["since"], body["until"])
+        # A job whose target was removed from the policy has nothing to be sent with: not recovered.
+        now = clock.now()
+        failed = [
+            job
+            for job in hook_job_queries.failed_of_policy(policy.id, body["since"], body["until"])
+            if credentials.for_job(job, now) is not None
+        ]
         for job in failed:
             hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout)
         return {"redelivered": len(failed), "hook_jobs": [job.uuid for job in failed]}
@@ -183,7 +189,7 @@ def _with_attempts(job: HookJob) -> SimpleNamespace:
 
 
 def task_log(job: HookJob) -> str:
-    address = redact_url(str(job.target.get("address", "")))
+    address = redact.address(str(job.target.get("address", "")), job.notify_type)
     lines = [f"hook job {job.uuid}: {job.event_type} to {job.notify_type} target {address} — status {job.status}"]
     for attempt in hook_job_queries.attempts(job.id):
         answer = f"HTTP {attempt.status_code}" if attempt.status_code is not None else "no answer"

@@ -23,11 +23,20 @@ class TargetBodySchema(Schema):
         unknown = EXCLUDE
 
     type = fields.String(required=True, validate=validate.OneOf(TARGET_TYPES))
-    address = fields.String(required=True, metadata={"description": "http:// or https:// URL"})
+    address = fields.String(
+        required=True,
+        metadata={
+            "description": "http:// or https:// URL of a public address (or of a network the operator allowed in "
+            "DOCKHOOK_ALLOWED_TARGET_NETWORKS); the masked form the API shows, sent back, keeps the stored one"
+        },
+    )
     auth_header = fields.String(
         load_default="",
         allow_none=True,
-        metadata={"description": "Authorization header value; send the mask back to keep the stored one"},
+        metadata={
+            "description": "Authorization header value (an HTTP field value: visible ASCII, at most 4096 characters); "
+            "stored encrypted, shown masked; send the mask back to keep the stored one"
+        },
     )
     skip_cert_verify = StrictBoolean(load_default=False)
     payload_format = fields.String(
@@ -59,7 +68,7 @@ class PolicyBodySchema(Schema):
 
 class TargetSchema(Schema):
     type = fields.String()
-    address = fields.String()
+    address = fields.String(metadata={"description": "user-info, query-string values and chat webhook tokens masked"})
     auth_header = fields.String(metadata={"description": "masked when set"})
     secret = fields.String(metadata={"description": "masked when set"})
     skip_cert_verify = fields.Boolean()
