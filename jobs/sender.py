@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from app.netguard import BlockedAddress, IPNetwork, Resolver
 from requests import exceptions as rx
 from urllib3.exceptions import InsecureRequestWarning
 
 from app import clock, redact
+from app.netguard import BlockedAddress, IPNetwork, Resolver
 from app.services.hook_jobs import RESPONSE_BODY_CAP, AttemptResult
 from app.version import __version__
 from jobs import signing

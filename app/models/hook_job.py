@@ -34,7 +34,8 @@ def new_uuid() -> str:
 
 
 class HookJob(Base):
-    """``payload`` holds the exact bytes to send (decoded UTF-8); ``target`` is a snapshot taken at creation."""
+    """``payload`` holds the exact bytes to send (decoded UTF-8); ``target`` is a snapshot taken at creation,
+    without credentials (type, address, skip_cert_verify, payload_format): those stay on the policy."""
 
     __tablename__ = "hook_jobs"
     __table_args__ = (

@@ -12,10 +12,12 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 
 class WebhookPolicy(Base):
-    """``targets`` is a list of ``{type, address, auth_header, skip_cert_verify, payload_format}``.
+    """``targets`` is a list of ``{type, address, skip_cert_verify, payload_format, auth_header_enc, secret_enc}``
+    (plus ``previous_secret_enc`` and ``previous_secret_until`` while a replaced signing secret is in its
+    overlap, and ``disabled``/``disabled_reason`` after a 410).
 
-    ``auth_header`` is kept in clear here because the worker must send it; it leaves the
-    database only towards its target, never in an API response, log line or attempt record.
+    The ``*_enc`` fields are Fernet ciphertext (app.services.credentials): the only copy of a target's
+    credentials. The worker decrypts them at send time; they never leave in clear otherwise.
     """
 
     __tablename__ = "webhook_policies"

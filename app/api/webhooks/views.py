@@ -75,8 +75,9 @@ class Policy(MethodView):
     @blp.alt_response(404, description="Unknown project, or no such policy in it")
     @blp.alt_response(409, description="The project has another policy of this name")
     def put(self, body: dict[str, Any], project_name_or_id: str, webhook_policy_id: int) -> Any:
-        """Replace the policy; ``creator`` and ``creation_time`` are kept. A masked ``auth_header`` keeps the
-        stored header of the target at the same index with the same address."""
+        """Replace the policy; ``creator`` and ``creation_time`` are kept. A masked ``auth_header`` or ``secret``
+        keeps the stored one of the target at the same index with the same address, and the masked address the
+        API shows keeps the stored address. A new ``secret`` keeps the old one signing during the overlap."""
         policies.update(projects.get(project_name_or_id), webhook_policy_id, body)
         return Response(status=200)
 
