@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests import exceptions as rx
-from urllib3.exceptions import InsecureRequestWarning
+from urllib3.exceptions import HTTPError, InsecureRequestWarning
 
 from app import clock, redact
 from app.netguard import BlockedAddress, IPNetwork, Resolver
@@ -123,8 +123,13 @@ def send(request: Request) -> AttemptResult:
         return done(error_class="request_error", error_message=_short(exc, request))
     try:
         body = _read_capped(response)
-    except (rx.RequestException, OSError) as exc:
+    except (rx.RequestException, OSError, HTTPError) as exc:
         response.close()
+        if 200 <= response.status_code < 300:
+            # The target accepted the webhook; only its answer's body was lost on the way back.
+            return done(
+                status_code=response.status_code, error_message=f"response body unreadable: {_short(exc, request)}"
+            )
         return done(status_code=response.status_code, error_class="read_error", error_message=_short(exc, request))
     response.close()
     code = response.status_code

@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Dialect, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -21,12 +22,22 @@ class HookJobStatus(StrEnum):
     ERROR = "error"  # gave up: permanent failure or attempts exhausted
     STOPPED = "stopped"  # cancelled
 
-    @property
-    def final(self) -> bool:
-        return self in FINAL_STATUSES
-
 
 FINAL_STATUSES = frozenset({HookJobStatus.SUCCESS, HookJobStatus.ERROR, HookJobStatus.STOPPED})
+
+
+class StatusType(TypeDecorator[HookJobStatus]):
+    """A status column: ``String(16)`` in the database, a :class:`HookJobStatus` in Python."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        # Any string binds (a filter value the API validated, or one that simply matches nothing).
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> HookJobStatus | None:
+        return None if value is None else HookJobStatus(value)
 
 
 def new_uuid() -> str:
@@ -60,7 +71,7 @@ class HookJob(Base):
     target: Mapped[dict[str, Any]] = mapped_column(JSON)
     content_type: Mapped[str] = mapped_column(String(64), default="application/json")
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=HookJobStatus.PENDING)
+    status: Mapped[HookJobStatus] = mapped_column(StatusType(), default=HookJobStatus.PENDING)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -174,6 +174,7 @@ def finish_attempt(
         status_code=result.status_code,
         error_class=result.error_class,
         attempt=job.attempt_count,
+        max_attempts=job.max_attempts,
         schedule=schedule,
         manual=job.trigger == "manual",
         retry_after=result.retry_after,
@@ -323,8 +324,8 @@ def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
         .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in FINAL]))
         .values(
             status=HookJobStatus.PENDING,
+            # One manual attempt: trigger says so; max_attempts keeps the series' own count.
             trigger="manual",
-            max_attempts=HookJob.attempt_count + 1,
             finished_at=None,
             final_reason="",
             next_attempt_at=None,
@@ -352,6 +353,7 @@ def expire_lease(job: HookJob, schedule: tuple[int, ...], lease_seconds: int, no
         status_code=None,
         error_class="worker_lost",
         attempt=job.attempt_count,
+        max_attempts=job.max_attempts,
         schedule=schedule,
         manual=job.trigger == "manual",
         now=now,

@@ -46,6 +46,7 @@ def decide(
     status_code: int | None,
     error_class: str,
     attempt: int,
+    max_attempts: int,
     schedule: tuple[int, ...],
     manual: bool = False,
     retry_after: str | None = None,
@@ -53,9 +54,11 @@ def decide(
     rng: random.Random | None = None,
     overload_minimum: float = OVERLOAD_MINIMUM,
 ) -> Decision:
-    """Decide after attempt number ``attempt`` (1-based) of a hook job.
+    """Decide after attempt number ``attempt`` (1-based) of a hook job allowed ``max_attempts`` in its series.
 
-    A manual redelivery never starts a retry series: it succeeds or fails on its own.
+    ``max_attempts`` is the job's own (fixed when it was made): the one count the API shows and this
+    decision uses. ``schedule`` gives the delays; past its end its last delay repeats. A manual
+    redelivery never starts a retry series: it succeeds or fails on its own.
     ``overload_minimum`` is the least delay after a 429 or a timeout (DOCKHOOK_RETRY_OVERLOAD_MIN).
     """
     if status_code is not None and 200 <= status_code < 300 and not error_class:
@@ -67,20 +70,25 @@ def decide(
         return Decision("fail", reason=f"{what}: not retryable")
     if manual:
         return Decision("fail", reason=f"{what}: manual redelivery failed")
-    if attempt > len(schedule):
+    if attempt >= max_attempts:
         return Decision("fail", reason=f"{what}: gave up after {attempt} attempt{'s' if attempt > 1 else ''}")
-    scheduled = schedule[attempt - 1] * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    if not schedule:
+        return Decision("fail", reason=f"{what}: retries are off (DOCKHOOK_RETRY_SCHEDULE)")
+    scheduled = schedule[min(attempt, len(schedule)) - 1] * (rng or random).uniform(1 - JITTER, 1 + JITTER)
     if status_code == 429 or error_class in TIMEOUTS:
         scheduled = max(scheduled, overload_minimum)
     delay = scheduled
     asked = _seconds(retry_after, now) if retry_after else None
     if asked is not None:
         delay = min(max(asked, scheduled), 2 * scheduled)
-    return Decision("retry", delay=delay, reason=f"{what}: retry {attempt + 1} of {len(schedule) + 1}")
+    return Decision("retry", delay=delay, reason=f"{what}: retry {attempt + 1} of {max_attempts}")
 
 
 def retryable(status_code: int | None, error_class: str) -> bool:
+    """5xx, 408 and 429; network errors; and an answer whose body broke off (read_error), whatever its status."""
     if status_code is not None and (status_code >= 500 or status_code in RETRYABLE_STATUS):
+        return True
+    if error_class == "read_error":
         return True
     return status_code is None and error_class in RETRYABLE_ERRORS
 

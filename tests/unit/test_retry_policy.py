@@ -17,6 +17,7 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def after(attempt: int, status: int | None = None, error: str = "", **kw: object):  # type: ignore[no-untyped-def]
+    kw.setdefault("max_attempts", 1 + len(DEFAULT_SCHEDULE))
     return decide(status_code=status, error_class=error, attempt=attempt, schedule=DEFAULT_SCHEDULE, now=NOW, **kw)
 
 
@@ -39,6 +40,9 @@ def test_2xx_is_success() -> None:
         (None, "dns_error"),
         (None, "tls_error"),
         (None, "worker_lost"),
+        (None, "read_error"),
+        (404, "read_error"),
+        (503, "read_error"),
     ],
 )
 def test_failures_that_can_heal_are_retried(status: int | None, error: str) -> None:
@@ -65,6 +69,25 @@ def test_delays_follow_the_schedule_within_20_percent_jitter() -> None:
         delays = [after(attempt, 503, "http_status", rng=rng).delay for _ in range(200)]
         assert min(delays) >= base * 0.8 and max(delays) <= base * 1.2, attempt
         assert max(delays) - min(delays) > base * 0.2, "jitter is applied"
+
+
+def test_a_2xx_whose_body_could_not_be_read_is_success() -> None:
+    # The sender records no error class for it: the target accepted the webhook.
+    assert after(1, 200, "").action == "success"
+
+
+def test_the_jobs_own_max_attempts_decides_not_the_current_schedule() -> None:
+    """A job made under an 8-attempt schedule keeps 8 after the schedule shrinks, and 2 stays 2 when it grows."""
+    short = (5, 5)
+    decision = decide(status_code=503, error_class="http_status", attempt=5, max_attempts=8, schedule=short, now=NOW)
+    assert decision.action == "retry" and decision.reason.endswith("retry 6 of 8")
+    assert 4 <= decision.delay <= 6, "past the schedule's end its last delay repeats"
+    grown = decide(
+        status_code=503, error_class="http_status", attempt=2, max_attempts=2, schedule=DEFAULT_SCHEDULE, now=NOW
+    )
+    assert grown.action == "fail" and "gave up after 2 attempts" in grown.reason
+    off = decide(status_code=503, error_class="http_status", attempt=1, max_attempts=8, schedule=(), now=NOW)
+    assert off.action == "fail" and "DOCKHOOK_RETRY_SCHEDULE" in off.reason
 
 
 def test_schedule_exhausted_gives_up() -> None:
@@ -116,6 +139,7 @@ def test_the_overload_minimum_is_a_setting() -> None:
         status_code=429,
         error_class="http_status",
         attempt=1,
+        max_attempts=2,
         schedule=(1,),
         retry_after="1",
         now=NOW,
