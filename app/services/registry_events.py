@@ -217,22 +217,33 @@ def _push(action: RegistryAction, project: Project, repository: Repository) -> A
     return _event(action, project, repository, Topic.PUSH_ARTIFACT)
 
 
-def _point_tag(repository: Repository, name: str, artifact: Artifact, when: datetime) -> None:
-    """A tag points at one manifest: pushing it again moves it."""
+def _point_tag(repository: Repository, name: str, artifact: Artifact, pushed: datetime | None) -> None:
+    """A tag points at one manifest: pushing it again moves it, and so does a pull that finds it elsewhere
+    (the registry is the truth). ``pushed`` is None when a pull, not a push, says where it points."""
     tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == name))
     if tag is None:
-        db.session.add(Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=when))
-    else:
+        db.session.add(Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=pushed))
+    elif tag.artifact_id != artifact.id or pushed is not None:
         tag.artifact_id = artifact.id
-        tag.push_time = when
+        tag.push_time = pushed or tag.push_time
 
 
 def _pull(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent:
+    """A manifest pulled. One Dockhook never saw pushed (pushed before it ran) becomes known here, with the
+    tag it was pulled by, so that a later delete by digest knows it is a manifest and which tags it had."""
     repository.pull_count = Repository.pull_count + 1
     repository.last_pull_time = action.occurred_at
     artifact = _artifact(repository, action.digest)
+    if artifact is None and action.digest:
+        artifact = Artifact(
+            repository_id=repository.id, digest=action.digest, media_type=action.media_type, size=action.size
+        )
+        db.session.add(artifact)
+        db.session.flush()
     if artifact is not None:
         artifact.pull_time = action.occurred_at
+        if action.tag and artifact.deleted_time is None:
+            _point_tag(repository, action.tag, artifact, None)
     return _event(action, project, repository, Topic.PULL_ARTIFACT)
 
 
@@ -257,7 +268,9 @@ def _delete_tag(
 ) -> ArtifactEvent | None:
     """A tag removed: part of a manifest delete already published for this request, or a delete of its own.
 
-    The registry sends a tag delete without a digest; the access-log row gets the one the tag pointed at.
+    The registry sends a tag delete without a digest; the access-log row and the event get the one the tag
+    pointed at, or the one this request deleted by digest. A tag the request's published DELETE_ARTIFACT
+    did not carry (its manifest's tags were unknown) is published as its own DELETE_ARTIFACT.
     """
     tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == action.tag))
     artifact = db.session.get(Artifact, tag.artifact_id) if tag is not None else None
@@ -266,25 +279,50 @@ def _delete_tag(
     opened = None
     if action.request_id:
         opened = db.session.scalar(
-            select(Event).where(
+            select(Event)
+            .where(
                 Event.registry_request_id == action.request_id,
                 Event.repository == repository.name,
                 Event.type == str(Topic.DELETE_ARTIFACT),
             )
+            .order_by(Event.id)
         )
-    entry.digest = (
-        entry.digest or (artifact.digest if artifact else "") or (opened.data.get("digest", "") if opened else "")
+    digest = (
+        (artifact.digest if artifact else "")
+        or (str(opened.data.get("digest", "")) if opened else "")
+        or _deleted_digest_of_request(action, project, repository)
     )
+    entry.digest = entry.digest or digest
     if opened is not None:
         tags = list(opened.data.get("tags", []))
-        if action.tag not in tags:
-            opened.data = {**opened.data, "tags": [*tags, action.tag]}
-        return None
+        if action.tag in tags:
+            return None
+        opened.data = {**opened.data, "tags": [*tags, action.tag]}
+        # The event's hook jobs were made when it was published, without this tag: rather than lose it,
+        # publish the late tag's own DELETE_ARTIFACT (same manifest, same request).
     return _event(
         action,
         project,
         repository,
         Topic.DELETE_ARTIFACT,
-        digest=artifact.digest if artifact else "",
-        media_type=artifact.media_type if artifact else "",
+        digest=digest,
+        media_type=artifact.media_type if artifact else (str(opened.data.get("media_type", "")) if opened else ""),
     )
+
+
+def _deleted_digest_of_request(action: RegistryAction, project: Project, repository: Repository) -> str:
+    """The digest this request deleted by digest in this repository (the registry sends it first, without tags)."""
+    if not action.request_id:
+        return ""
+    found = db.session.scalar(
+        select(AccessLog.digest)
+        .where(
+            AccessLog.registry_request_id == action.request_id,
+            AccessLog.project_id == project.id,
+            AccessLog.repo_name == repository.name,
+            AccessLog.operation == "delete",
+            AccessLog.repo_tag == "",
+        )
+        .order_by(AccessLog.id)
+    )
+    return found or ""
