@@ -4,12 +4,56 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
+
+from flask import Flask
 
 from app import create_app
 from app.config import ConfigError, Settings
-from app.queue import QUEUES, run_worker
+from app.queue import CONNECTION_LOST, QUEUES, new_worker
 from app.startup import check_secret_keys
+
+RECONNECT_MIN = 0.5
+RECONNECT_MAX = 15.0
+# A worker loop that ran this long before losing Redis was healthy: the next wait starts short again.
+HEALTHY_RUN = 60.0
+
+log = logging.getLogger("worker")
+
+
+def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = None) -> bool:
+    """Work the Dockhook queues until stopped (or until empty with ``burst``).
+
+    An in-process SimpleWorker: a job costs ~5 ms here against ~20 ms for fork-per-job, and
+    there is no fork to inherit a database pool or an HTTP session. A worker that dies
+    mid-job loses nothing: the hook job's database lease expires and the sweeper re-enqueues it.
+
+    When Redis goes away (a restart, a failover) RQ's worker loop raises out of ``work()``;
+    this function waits with backoff and starts a new worker loop instead of exiting, so a
+    Redis restart does not take the fleet down with it. The backoff starts over after a loop
+    that ran healthy for HEALTHY_RUN seconds, so a second outage hours later waits briefly again.
+    """
+    backoff = RECONNECT_MIN
+    # RQ refuses a name whose registration still looks alive (up to its 420 s TTL after a kill),
+    # so a restarted worker with a fixed name would fail to start: the pid keeps names unique.
+    if name is not None:
+        name = f"{name}.{os.getpid()}"
+    while True:
+        started = time.monotonic()
+        try:
+            worker = new_worker(url, name)
+            with app.app_context():
+                return bool(worker.work(burst=burst, with_scheduler=False))
+        except CONNECTION_LOST as exc:
+            if time.monotonic() - started >= HEALTHY_RUN:
+                backoff = RECONNECT_MIN
+            log.warning("worker lost Redis (%s); reconnecting in %.1f s", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX)
+            # The old registration may still look alive in Redis; a new loop takes a fresh name.
+            name = None
 
 
 def main(argv: list[str] | None = None) -> int:

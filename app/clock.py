@@ -1,14 +1,21 @@
-"""The clock Dockhook reads for delivery decisions: real UTC time, replaceable by tests (a boundary we own)."""
+"""The one clock: every "now" in Dockhook is read here. Real UTC time, replaceable by tests (a boundary we own).
+
+Imports nothing from Dockhook, so every layer (models' column defaults included) can read it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
-from app.models.base import utcnow
 
-_source: Callable[[], datetime] = utcnow
+def system_now() -> datetime:
+    """The machine's time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+_source: Callable[[], datetime] = system_now
 
 
 def now() -> datetime:

@@ -1,17 +1,14 @@
-"""The RQ boundary: queue names, the Redis connection, enqueueing deliveries and the worker loop.
+"""The RQ boundary: queue names, the Redis connection, enqueueing and inspecting deliveries, turn slots.
 
-The only module that imports rq. Job functions are named by dotted path, so ``app`` never
-imports ``jobs``.
+The only module that imports rq or redis (import-linter checks it). Job functions are named by
+dotted path, so ``app`` never imports ``jobs``; the worker loop lives in ``worker.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from collections.abc import Sequence
 
-from flask import Flask
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -28,10 +25,6 @@ SLACK = "slack"
 QUEUES = (HOOKS, HOOKS_RETRY, SLACK)
 DELIVER = "jobs.deliver.deliver"
 
-RECONNECT_MIN = 0.5
-RECONNECT_MAX = 15.0
-
-log = logging.getLogger(__name__)
 _connections: dict[tuple[int, str], Redis] = {}
 
 
@@ -121,49 +114,23 @@ def discard(url: str, uuids: Sequence[str]) -> None:
         return
 
 
-def wait_turn(url: str, key: str, interval: float, deadline: float) -> bool:
-    """Take the one slot per ``interval`` seconds for ``key`` (shared by every worker through Redis).
+def take_turn(url: str, key: str, interval: float) -> float:
+    """Try to take the one slot per ``interval`` seconds for ``key`` (shared by every worker through Redis).
 
-    Waits for the slot until ``deadline`` (time.monotonic()); returns False if it did not come.
+    Returns 0.0 when this caller has the slot, else the seconds until it frees.
     """
     conn = connection(url)
-    while True:
-        if conn.set(f"dockhook:turn:{key}", "1", nx=True, px=int(interval * 1000)):
-            return True
-        left = conn.pttl(f"dockhook:turn:{key}")
-        pause = max(0.01, (left if left and left > 0 else 50) / 1000)
-        if time.monotonic() + pause > deadline:
-            return False
-        time.sleep(pause)
+    if conn.set(f"dockhook:turn:{key}", "1", nx=True, px=int(interval * 1000)):
+        return 0.0
+    left = conn.pttl(f"dockhook:turn:{key}")
+    return max(0.01, (left if left and left > 0 else 50) / 1000)
 
 
-def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = None) -> bool:
-    """Work the Dockhook queues until stopped (or until empty with ``burst``).
+def new_worker(url: str, name: str | None) -> SimpleWorker:
+    """An in-process RQ worker on a fresh connection, taking the Dockhook queues in priority order."""
+    conn = connect(url)
+    return SimpleWorker([Queue(q, connection=conn) for q in QUEUES], connection=conn, name=name)
 
-    An in-process SimpleWorker: a job costs ~5 ms here against ~20 ms for fork-per-job, and
-    there is no fork to inherit a database pool or an HTTP session. A worker that dies
-    mid-job loses nothing: the hook job's database lease expires and the sweeper re-enqueues it.
 
-    When Redis goes away (a restart, a failover) RQ's worker loop raises out of ``work()``;
-    this function waits with backoff and starts a new worker loop instead of exiting, so a
-    Redis restart does not take the fleet down with it.
-    """
-    backoff = RECONNECT_MIN
-    # RQ refuses a name whose registration still looks alive (up to its 420 s TTL after a kill),
-    # so a restarted worker with a fixed name would fail to start: the pid keeps names unique.
-    if name is not None:
-        name = f"{name}.{os.getpid()}"
-    while True:
-        try:
-            conn = connect(url)
-            queues = [Queue(q, connection=conn) for q in QUEUES]
-            with app.app_context():
-                worker = SimpleWorker(queues, connection=conn, name=name)
-                result = bool(worker.work(burst=burst, with_scheduler=False))
-            return result
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            log.warning("worker lost Redis (%s); reconnecting in %.1f s", exc, backoff)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, RECONNECT_MAX)
-            # The old registration may still look alive in Redis; a new loop takes a fresh name.
-            name = None
+# What a worker loop raises when Redis goes away (a restart, a failover): the loop is started again.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)

@@ -2,7 +2,7 @@
 
 Each round: the receiver creates the hook jobs (3 policies × 2 targets, one loopback sink; not timed), then
 - baseline: the same number of ``requests.Session().post`` calls with a hook job's body, in a plain loop;
-- Dockhook: ``app.queue.run_worker(app, url, burst=True)`` until the queues are empty.
+- Dockhook: ``worker.run_worker(app, url, burst=True)`` until the queues are empty.
 The ratio is what Dockhook adds per delivery: RQ dequeue and bookkeeping, the claim (guarded UPDATE,
 commit, reload), the attempt row and the status update (commit). Per-delivery p50/p95 are the gaps
 between consecutive requests arriving at the sink.
@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import HookJob
-from app.queue import run_worker
 from bench import harness
 from tests.support.sinks import Sink
+from worker import run_worker
 
 SCENARIOS = ("raw", "worker")
 LABELS = {

@@ -8,14 +8,14 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
-from app import clock, queue
+from app import clock
 from app.config import Settings
 from app.extensions import current_settings, db
 from app.models import HookJob
 from app.services import credentials, hook_jobs
 from app.services.db import is_outage
 from app.services.retries import Decision
-from jobs import sender
+from jobs import sender, turns
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def deliver(hook_job_id: int) -> str:
             # Slack allows about one message per second per webhook: every worker takes turns. If the
             # turn does not come within the lease, send anyway rather than lose the attempt.
             key = hashlib.sha256(request.address.encode()).hexdigest()[:32]
-            queue.wait_turn(settings.redis_url, f"slack:{key}", SLACK_INTERVAL, deadline)
+            turns.wait_turn(settings.redis_url, f"slack:{key}", SLACK_INTERVAL, deadline)
         return _finish(job, sender.send(request), settings, deadline)
     finally:
         db.session.remove()

@@ -1,8 +1,7 @@
 """The sweeper: re-enqueue what Redis lost, retries that are due and jobs whose worker died; purge old history.
 
-Safe to run on several machines at once: on PostgreSQL each batch is read ``FOR UPDATE SKIP
-LOCKED``, so two sweepers never take the same rows; on SQLite the first write of a sweep
-takes the database's write lock (``BEGIN IMMEDIATE``), which makes sweeps one at a time.
+Safe to run on several machines at once: the database steps (app.services.sweeps) claim rows in
+short transactions that two sweepers never share, and Redis is called only after they commit.
 """
 
 from __future__ import annotations
@@ -14,13 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
-from sqlalchemy import Select, and_, or_, select
-
 from app import clock, queue
 from app.config import Settings
 from app.extensions import db
-from app.models import HookJob, HookJobStatus
-from app.services import hook_jobs
+from app.services import hook_jobs, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -39,67 +35,31 @@ class SweepStats:
         return bool(self.expired or self.enqueued or self.redis_error)
 
 
-def _locked(query: Select) -> Select:  # type: ignore[type-arg]
-    if db.engine.dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True, of=HookJob)
-    return query
-
-
 def sweep_once(settings: Settings, now: datetime | None = None, batch: int = BATCH) -> SweepStats:
-    """One pass: expired leases first (they become due retries), then every due job not waiting in Redis."""
+    """One pass: expired leases first (they become due retries), then every due job not waiting in Redis.
+
+    Each database step commits before Redis is asked anything (app.services.sweeps).
+    """
     now = now or clock.now()
     stats = SweepStats()
-    expired = db.session.scalars(
-        _locked(
-            select(HookJob)
-            .where(HookJob.status == HookJobStatus.RUNNING, HookJob.lease_expires_at <= now)
-            .order_by(HookJob.id)
-            .limit(batch)
-        )
-    ).all()
-    for job in expired:
-        if hook_jobs.expire_lease(job, settings.retry_schedule, settings.job_timeout, now):
-            stats.expired += 1
-    db.session.commit()
-
-    not_recently_queued = or_(
-        HookJob.enqueued_at.is_(None), HookJob.enqueued_at <= now - timedelta(seconds=settings.job_timeout)
-    )
-    due = db.session.execute(
-        _locked(
-            select(HookJob.id, HookJob.uuid, HookJob.notify_type, HookJob.status)
-            .where(
-                or_(
-                    and_(
-                        HookJob.status == HookJobStatus.PENDING,
-                        HookJob.creation_time <= now - timedelta(seconds=settings.sweep_grace),
-                    ),
-                    and_(HookJob.status == HookJobStatus.SCHEDULED, HookJob.next_attempt_at <= now),
-                ),
-                not_recently_queued,
-            )
-            .order_by(HookJob.id)
-            .limit(batch)
-        )
-    ).all()
-    if not due or settings.redis_url is None:
-        db.session.commit()
+    stats.expired = sweeps.expire_leases(settings.retry_schedule, settings.job_timeout, now, batch)
+    if settings.redis_url is None:
+        return stats
+    due = sweeps.claim_due(settings.sweep_grace, settings.job_timeout, now, batch)
+    if not due:
         return stats
     try:
-        waiting = queue.waiting(settings.redis_url, [row.uuid for row in due])
+        waiting = queue.waiting(settings.redis_url, [job.uuid for job in due])
         items = [
-            (row.id, row.uuid, queue.queue_for(row.notify_type, retry=row.status == HookJobStatus.SCHEDULED))
-            for row in due
-            if row.uuid not in waiting
+            (job.id, job.uuid, queue.queue_for(job.notify_type, retry=job.retry))
+            for job in due
+            if job.uuid not in waiting
         ]
         queue.enqueue_deliveries(settings.redis_url, items, settings.job_timeout)
     except queue.QueueUnavailable as exc:
-        db.session.rollback()
+        sweeps.release([job.id for job in due], now)
         stats.redis_error = str(exc)
         return stats
-    # Mark the waiting ones too: they need no look in Redis for another lease period.
-    hook_jobs.mark_enqueued([row.id for row in due], now)
-    db.session.commit()
     stats.enqueued, stats.waiting = len(items), len(waiting)
     return stats
 

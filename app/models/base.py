@@ -10,6 +10,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from app import clock
+
 # Stable constraint names, so Alembic migrations can name what they alter.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -21,8 +23,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (the only clock models use)."""
-    return datetime.now(UTC)
+    """The current time from the one clock (app.clock), timezone-aware UTC: what column defaults read."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

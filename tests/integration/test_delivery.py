@@ -21,12 +21,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Configuration, HookAttempt, HookJob, WebhookPolicy
-from app.queue import run_worker
 from app.services import policies, projects
 from jobs.deliver import deliver
 from tests.support import replay
 from tests.support.sinks import Reply, Sink, closed_port_url, tls_context
 from tests.support.state import send
+from worker import run_worker
 
 ALPINE = "sha256:6e0801e933911f55adeb296638b421b3365c8d9b85dff219f74eb2d5d52add99"
 SECRET = "Bearer s3cr3t-value-42"

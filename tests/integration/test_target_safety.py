@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app import clock
 from app.extensions import db
-from app.models import HookJob, WebhookPolicy, utcnow
+from app.models import HookJob, WebhookPolicy
 from app.services import credentials, projects
 from jobs import sender
 from jobs.deliver import deliver
@@ -217,7 +217,7 @@ def test_a_replaced_signing_secret_keeps_signing_through_the_overlap_then_stops(
     # Sending the mask (or the same secret) again keeps the overlap that is running; it does not restart it.
     update_policy(app, location, description="edited")
     (job,) = jobs(app)
-    with clock.replaced(lambda: utcnow() + timedelta(seconds=61)):
+    with clock.replaced(lambda: clock.system_now() + timedelta(seconds=61)):
         assert app.test_client().post(f"/api/v2.0/hook-jobs/{job.uuid}/redeliver").status_code == 202
         work(app, redis_db)
     after = sink.wait_for(2)[-1]
