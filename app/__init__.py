@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     from app.api import init_api
     from app.extensions import db, migrate
     from app.notification import build_broker
-    from app.registry import bp as registry_bp
+    from app.registry.views import bp as registry_bp
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_relative_config=False)

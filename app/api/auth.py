@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-
 from flask import Flask, Response, request
 
+from app import bearer
 from app.errors import error_response
 from app.extensions import current_settings
 
@@ -24,21 +21,8 @@ def require_token(app: Flask) -> None:
         token = current_settings().api_token
         if token is None or not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
             return None
-        if _presented(request.headers.get("Authorization", ""), token):
+        if bearer.matches(request.headers.get("Authorization", ""), token, basic=True):
             return None
         response = error_response(401, "this API needs the Dockhook API token: Authorization: Bearer <token>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="dockhook", Basic realm="dockhook"'
         return response
-
-
-def _presented(header: str, token: str) -> bool:
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() == "basic":
-        try:
-            _, _, value = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-    elif scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(value.encode(), token.encode())

@@ -1,5 +1,4 @@
-"""The registry notification receiver: blueprint, envelope schemas and the event filter."""
+"""The registry notification receiver: blueprint (views), envelope schemas, the event filter and its record type.
 
-from app.registry.views import bp
-
-__all__ = ["bp"]
+Nothing is imported here: the recording service imports ``app.registry.actions`` without pulling in the views.
+"""

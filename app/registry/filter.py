@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.services.registry_events import Operation, RegistryAction
+from app.registry.actions import Operation, RegistryAction
 
 # Every manifest kind: Docker schema 2 and schema 1, manifest lists, OCI manifests, indexes, artifacts.
 MANIFEST_MEDIA_TYPES = frozenset(

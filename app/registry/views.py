@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import clock
+from app import bearer, clock
+from app.config import Settings
 from app.errors import error_response, from_service_error
 from app.extensions import current_broker, current_settings
-from app.models import utcnow
+from app.registry.actions import RegistryAction
 from app.registry.filter import FilterRules, classify
 from app.registry.schemas import load_envelope
 from app.services import hook_jobs, registry_events
 from app.services.errors import DatabaseUnavailable
-from app.services.registry_events import RecordRules, RegistryAction
+from app.services.registry_events import RecordRules
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,17 @@ _GATE = "dockhook.refused_notifications"
 def receive() -> Response:
     """Record a notification envelope, then answer 200; 503 (the registry retries) if nothing could be recorded."""
     settings = current_settings()
-    if settings.notify_token is not None and not _token_ok(settings.notify_token):
+    envelope = _read_envelope(settings)
+    if isinstance(envelope, Response):
+        return envelope
+    return _record(envelope, settings)
+
+
+def _read_envelope(settings: Settings) -> list[dict[str, Any]] | Response:
+    """The envelope's parsed events, or the 4xx that says why there are none (nothing is recorded then)."""
+    if settings.notify_token is not None and not bearer.matches(
+        request.headers.get("Authorization", ""), settings.notify_token
+    ):
         _warn_refused(request.remote_addr or "(unknown address)")
         response = error_response(401, "missing or wrong bearer token in the Authorization header")
         response.headers["WWW-Authenticate"] = 'Bearer realm="dockhook"'
@@ -66,11 +77,14 @@ def receive() -> Response:
     except (UnicodeDecodeError, ValueError) as exc:
         return error_response(400, f"body is not valid JSON: {exc}")
     try:
-        events = load_envelope(document)
+        return load_envelope(document)
     except ValueError as exc:
         return error_response(400, f"not a registry notification envelope: {exc}")
 
-    received_at = utcnow()
+
+def _record(events: list[dict[str, Any]], settings: Settings) -> Response:
+    """Filter and record the events in one transaction, then enqueue; the registry's answer."""
+    received_at = clock.now()
     rules = FilterRules(frozenset(settings.pull_ua_denylist), settings.publish_untagged_pushes)
     actions: list[RegistryAction] = []
     dropped = 0
@@ -113,15 +127,6 @@ def receive() -> Response:
             "published": outcome.published,
         }
     )
-
-
-def _token_ok(token: str) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    # Constant-time compare, so the token cannot be guessed byte by byte from timings.
-    return hmac.compare_digest(value.strip().encode(), token.encode())
 
 
 class _WarningGate:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -21,34 +20,12 @@ from app.broker.events import ArtifactEvent
 from app.extensions import db
 from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
 from app.naming import split_repository
+from app.registry.actions import RegistryAction
 from app.services import hook_jobs, projects
 from app.services.db import is_outage
 from app.services.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
-
-Operation = Literal["push", "pull", "delete"]
-
-
-@dataclass(frozen=True)
-class RegistryAction:
-    """One kept registry event, normalised (``""`` for anything the registry left out)."""
-
-    event_id: str
-    operation: Operation
-    repository: str
-    occurred_at: datetime
-    username: str = "anonymous"
-    tag: str = ""
-    digest: str = ""
-    media_type: str = ""
-    size: int | None = None
-    request_id: str = ""
-    user_agent: str = ""
-    # The Host the client used to reach the registry: the default host of resource URLs.
-    registry_host: str = ""
-    # False for a manifest pushed by digest alone (a child of an index): recorded, not published.
-    publish: bool = True
 
 
 @dataclass
