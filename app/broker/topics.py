@@ -24,22 +24,16 @@ class Topic(StrEnum):
     SLACK = "slack"
 
 
-# Event types a webhook policy may subscribe to (Harbor 2.x's list plus the chart types it had).
+# Event types a webhook policy may subscribe to: exactly those something in Dockhook produces. A type
+# joins when its producer does; start-up fails if one here has no handler (app.notification).
 EVENT_TYPES: tuple[Topic, ...] = (
     Topic.PUSH_ARTIFACT,
     Topic.PULL_ARTIFACT,
     Topic.DELETE_ARTIFACT,
-    Topic.SCANNING_COMPLETED,
-    Topic.SCANNING_FAILED,
-    Topic.SCANNING_STOPPED,
-    Topic.QUOTA_EXCEED,
-    Topic.QUOTA_WARNING,
-    Topic.REPLICATION,
-    Topic.TAG_RETENTION,
-    Topic.UPLOAD_CHART,
-    Topic.DOWNLOAD_CHART,
-    Topic.DELETE_CHART,
 )
+
+# Harbor removed Helm chart support (ChartMuseum) in 2.8; policies asking for these are refused, saying so.
+CHART_TYPES: tuple[Topic, ...] = (Topic.UPLOAD_CHART, Topic.DOWNLOAD_CHART, Topic.DELETE_CHART)
 
 DELIVERY_TOPICS: tuple[Topic, ...] = (Topic.HTTP, Topic.SLACK)
 

@@ -8,8 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Dialect, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from app.models.base import Base, UTCDateTime, utcnow
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from app.broker import Broker, Topic
+from app.broker.topics import DELIVERY_TOPICS, EVENT_TYPES
 from app.notification import artifact, hooks
 
 
+class CatalogueError(RuntimeError):
+    """An event type is offered to policies but nothing handles it: it would be accepted and never fire."""
+
+
 def build_broker() -> Broker:
-    """A broker with every Dockhook handler subscribed: the one place that wires topics to handlers."""
+    """A broker with every Dockhook handler subscribed: the one place that wires topics to handlers.
+
+    Raises CatalogueError when an offered event type (or a delivery topic) has no handler.
+    """
     broker = Broker()
     handle_artifact = artifact.make_handler(broker)
     for topic in artifact.TOPICS:
         broker.subscribe(topic, handle_artifact)
     broker.subscribe(Topic.HTTP, hooks.handle_http)
     broker.subscribe(Topic.SLACK, hooks.handle_slack)
+    check_catalogue(broker, (*EVENT_TYPES, *DELIVERY_TOPICS))
     return broker
+
+
+def check_catalogue(broker: Broker, offered: Iterable[Topic]) -> None:
+    """Every offered topic has a handler, or CatalogueError names those that have none."""
+    missing = [str(topic) for topic in offered if not broker.handlers(topic)]
+    if missing:
+        raise CatalogueError(f"event types offered to policies have no handler: {', '.join(missing)}")

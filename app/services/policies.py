@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, netguard, queue, redact
-from app.broker.topics import EVENT_TYPES, UnknownTopicError, canonical
+from app.broker.topics import CHART_TYPES, EVENT_TYPES, UnknownTopicError, canonical
 from app.extensions import current_settings, db
-from app.models import HookJob, Project, WebhookPolicy, utcnow
+from app.models import HookJob, Project, WebhookPolicy
 from app.services import credentials, hook_jobs, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
@@ -99,7 +99,7 @@ def update(project: Project, policy_id: int, fields: Mapping[str, Any]) -> Webho
     _ensure_name_free(project, values["name"], policy_id=policy.id)
     for key, value in values.items():
         setattr(policy, key, value)
-    policy.update_time = utcnow()
+    policy.update_time = clock.now()
     # Disabling a policy stops what it has not sent yet, in the same transaction.
     stopped = [] if policy.enabled else hook_jobs.stop_unsent_of_policy(policy.id, "policy disabled")
     _commit_named(values["name"])
@@ -186,19 +186,32 @@ def redacted(policy: WebhookPolicy) -> dict[str, Any]:
 
 
 def validate_event_types(event_types: Any) -> list[str]:
-    """Canonical 2.x names for ``event_types`` (2.x names or 1.x aliases), duplicates dropped, order kept."""
+    """Canonical 2.x names for ``event_types`` (2.x names or 1.x aliases), duplicates dropped, order kept.
+
+    Only offered types are accepted (``EVENT_TYPES``: what Dockhook produces); chart types and types with
+    no producer yet are refused with the reason, so a policy never waits for an event that cannot come.
+    """
     if not isinstance(event_types, list) or not event_types:
         raise Invalid("event_types: at least one event type is required")
     result: list[str] = []
+    offered = ", ".join(EVENT_TYPES)
     for index, name in enumerate(event_types):
         if not isinstance(name, str):
             raise Invalid(f"event_types.{index}: must be a string")
         try:
             topic = canonical(name)
         except UnknownTopicError:
-            topic = None
-        if topic is None or topic not in EVENT_TYPES:
-            raise Invalid(f"event_types.{index}: unsupported event type {_quote(name)}")
+            raise Invalid(f"event_types.{index}: unsupported event type {_quote(name)}; offered: {offered}") from None
+        if topic in CHART_TYPES:
+            raise Invalid(
+                f"event_types.{index}: {_quote(name)} is a chart event; Harbor removed Helm chart support "
+                f"(ChartMuseum) in 2.8 and Dockhook has no chart events to send; offered: {offered}"
+            )
+        if topic not in EVENT_TYPES:
+            raise Invalid(
+                f"event_types.{index}: {_quote(name)} is not produced by this Dockhook, so a policy for it "
+                f"would never fire; offered: {offered}"
+            )
         if topic.value not in result:
             result.append(topic.value)
     return result

@@ -118,7 +118,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
                 target(address="  HTTPS://CI.Example.COM:8443/Harbor/Hook/?Token=AbC//  "),
                 {"type": "slack", "address": "https://hooks.slack.com/services/T0/B0/x"},
             ],
-            event_types=["pushImage", "PUSH_ARTIFACT", "OnScanningCompleted", "pullImage"],
+            event_types=["pushImage", "PUSH_ARTIFACT", "deleteImage", "pullImage"],
             project_id=999,
             id=77,
             colour="blue",
@@ -154,7 +154,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "secret": "",
         },
     ]
-    assert policy["event_types"] == ["PUSH_ARTIFACT", "SCANNING_COMPLETED", "PULL_ARTIFACT"]
+    assert policy["event_types"] == ["PUSH_ARTIFACT", "DELETE_ARTIFACT", "PULL_ARTIFACT"]
     assert policy["creation_time"] and policy["update_time"]
     assert api.get(f"{V2}/policies").get_json() == [policy]
 
@@ -168,7 +168,11 @@ def test_create_applies_defaults(api: FlaskClient, app: Flask) -> None:
     )
     minimal = api.post(
         f"{V2}/policies",
-        json={"name": "minimal", "targets": [{"type": "http", "address": "http://r"}], "event_types": ["REPLICATION"]},
+        json={
+            "name": "minimal",
+            "targets": [{"type": "http", "address": "http://r"}],
+            "event_types": ["PULL_ARTIFACT"],
+        },
     )
     assert minimal.status_code == 201
     for path in (location, minimal.headers["Location"]):

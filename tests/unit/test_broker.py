@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from app.broker import Broker, NoHandlerError, Topic, UnknownTopicError, canonical
-from app.broker.topics import ALIASES, EVENT_TYPES
-from app.notification import build_broker
+from app.broker.topics import ALIASES, DELIVERY_TOPICS, EVENT_TYPES
+from app.notification import CatalogueError, build_broker, check_catalogue
 
 
 def test_publish_runs_every_handler_in_order_in_the_callers_thread() -> None:
@@ -65,9 +65,18 @@ def test_harbor_1x_names_are_aliases_of_2x_topics() -> None:
     assert canonical("pushImage") is Topic.PUSH_ARTIFACT
     assert canonical("OnDeleteImage") is Topic.DELETE_ARTIFACT
     assert canonical("projectQuota") is Topic.QUOTA_EXCEED
-    assert all(canonical(alias) in EVENT_TYPES for alias in ALIASES)
+    # Every alias names a 2.x event type (offered or not: a policy API check decides what is offered).
+    assert all(canonical(alias) not in DELIVERY_TOPICS for alias in ALIASES)
     with pytest.raises(UnknownTopicError):
         canonical("pushimage")
+
+
+def test_the_offered_catalogue_is_what_has_a_producer_and_start_up_checks_it() -> None:
+    broker = build_broker()
+    assert [str(t) for t in EVENT_TYPES] == ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT"]
+    check_catalogue(broker, EVENT_TYPES)  # every offered type has a handler
+    with pytest.raises(CatalogueError, match="SCANNING_COMPLETED"):
+        check_catalogue(broker, (*EVENT_TYPES, Topic.SCANNING_COMPLETED))
 
 
 def test_alias_publish_reaches_the_canonical_topics_handlers() -> None:
