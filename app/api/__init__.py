@@ -10,6 +10,7 @@ from app.api.configurations.views import blp as configurations_blp
 from app.api.hook_jobs.views import blp as hook_jobs_blp
 from app.api.hook_jobs.views import blp_v1 as hook_jobs_v1_blp
 from app.api.logs.views import blp as logs_blp
+from app.api.notifications import document as document_receiver
 from app.api.projects.views import blp as projects_blp
 from app.api.webhooks.views import blp as webhooks_blp
 from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
@@ -34,4 +35,5 @@ def init_api(app: Flask) -> HarborApi:
         hook_jobs_v1_blp,
     ):
         api.register_blueprint(blueprint)
+    document_receiver(app, api.spec, "HarborError")
     return api

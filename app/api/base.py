@@ -1,15 +1,19 @@
-"""The flask-smorest Api and Blueprint, with Harbor's error shape and 400 (not 422) for bad arguments."""
+"""The flask-smorest Api and Blueprint, with Harbor's error shape and 400 (not 422) for bad arguments; the
+helpers every resource shares (the project a path names, Harbor's 201)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app.errors import from_http_exception, from_service_error
+from app.models import Project
+from app.services import projects
 from app.services.errors import ServiceError
 
 # How API clients authenticate (app/api/auth.py): the API token as a Bearer token, or as the password of
@@ -18,7 +22,8 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     "bearerAuth": {
         "type": "http",
         "scheme": "bearer",
-        "description": "Authorization: Bearer <DOCKHOOK_API_TOKEN>",
+        "description": "Authorization: Bearer <DOCKHOOK_API_TOKEN> on /api; Bearer <DOCKHOOK_NOTIFY_TOKEN> on "
+        "/service/notifications",
     },
     "basicAuth": {
         "type": "http",
@@ -26,6 +31,32 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
         "description": "HTTP Basic with DOCKHOOK_API_TOKEN as the password (any user name), as Harbor clients send",
     },
 }
+
+# Path ids are 32-bit (PostgreSQL's integer): a larger number matches no route (404) instead of failing in the
+# database. Use as ``f"<{ID}:policy_id>"``.
+ID = f"int(max={2**31 - 1})"
+
+RESOURCE_NAME_HEADER = "X-Is-Resource-Name"
+# Documented on every /api/v2.0 path that names a project (the 1.x paths take a numeric id only).
+RESOURCE_NAME_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": RESOURCE_NAME_HEADER,
+    "required": False,
+    "schema": {"type": "boolean", "default": False},
+    "description": "true: the project in the path is a name, even when it is all digits. Otherwise a number is "
+    "read as a project id first, then as a name.",
+}
+
+
+class ErrorItemSchema(Schema):
+    code = fields.String(metadata={"description": "BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT, PRECONDITION, ..."})
+    message = fields.String()
+
+
+class HarborErrorSchema(Schema):
+    """Every error answer: ``{"errors": [{"code": ..., "message": ...}]}`` (Harbor 2.x)."""
+
+    errors = fields.List(fields.Nested(ErrorItemSchema))
 
 
 class _Parser(FlaskParser):
@@ -42,6 +73,8 @@ class HarborApi(Api):
     The OpenAPI document declares the API token's two schemes and requires one of them everywhere.
     """
 
+    ERROR_SCHEMA = HarborErrorSchema
+
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         security: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
         super().init_app(app, spec_kwargs={"security": security, **(spec_kwargs or {})})
@@ -57,3 +90,17 @@ class HarborApi(Api):
 
     def handle_service_error(self, error: ServiceError) -> Response:
         return from_service_error(error)
+
+
+def project(name_or_id: str) -> Project:
+    """The project a path names: by id or name, or by name only when ``X-Is-Resource-Name: true`` came with a
+    /api/v2.0 request (Harbor 2.3+); raises NotFound."""
+    is_name = request.path.startswith("/api/v2.0/") and request.headers.get(
+        RESOURCE_NAME_HEADER, ""
+    ).strip().lower() in ("true", "1")
+    return projects.get(name_or_id, is_name=is_name)
+
+
+def created(location: str) -> Response:
+    """Harbor's 201: ``Location`` names the new resource, and the body is empty (typed JSON, as every answer)."""
+    return Response(b"", status=201, headers={"Location": location}, content_type="application/json")

@@ -1,24 +1,50 @@
-"""Projects: look up, create, list."""
+"""Projects: look up, create, list, update and delete."""
 
 from __future__ import annotations
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Project, Repository
+from app.models import Project, Repository, WebhookPolicy
 from app.naming import PROJECT_NAME_MAX, PROJECT_NAME_RE
+from app.services import query
 from app.services.db import commit
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, Invalid, NotFound, ServiceError
+from app.services.query import Key, Kind
+
+# The keys of ``q`` and ``sort`` on the project list.
+QUERY_KEYS: dict[str, Key] = {
+    "project_id": Key(Project.id, Kind.INTEGER),
+    "name": Key(Project.name, Kind.TEXT),
+    "public": Key(Project.public, Kind.BOOLEAN),
+    "creation_time": Key(Project.creation_time, Kind.TIME),
+    "update_time": Key(Project.update_time, Kind.TIME),
+}
+
+
+class NotDeletable(ServiceError):
+    """The project still holds something that must go first (Harbor's ``_deletable`` rule)."""
+
+    code = "PRECONDITION"
+    status = 412
 
 
 def by_name(name: str) -> Project | None:
     return db.session.scalar(select(Project).where(Project.name == name))
 
 
-def get(name_or_id: str) -> Project:
-    """The project with that numeric id (as Harbor reads a number), else with that name; raises NotFound."""
-    project = db.session.get(Project, int(name_or_id)) if name_or_id.isdigit() else None
+def get(name_or_id: str, *, is_name: bool = False) -> Project:
+    """The project with that numeric id (as Harbor reads a number), else with that name; raises NotFound.
+
+    ``is_name`` (Harbor's ``X-Is-Resource-Name: true``) reads ``name_or_id`` as a name only, so a project whose
+    name is all digits can be reached.
+    """
+    project = None
+    # A number past the id column's range can only be a name (and must not reach the database as an id).
+    if not is_name and name_or_id.isascii() and name_or_id.isdigit() and len(name_or_id) <= 10:
+        project = db.session.get(Project, int(name_or_id)) if int(name_or_id) <= query.INT32[1] else None
     if project is None:
         project = by_name(name_or_id)
     if project is None:
@@ -60,14 +86,57 @@ def ensure(name: str) -> Project:
     return project
 
 
-def page(page: int, page_size: int, name: str | None = None) -> tuple[list[tuple[Project, int]], int]:
-    """One page of projects (oldest first) with their repository counts, and the total."""
-    query = select(Project)
+def update(project: Project, public: bool | None) -> Project:
+    """Set what was given of the project's settings (today: ``public``) and commit; ``update_time`` moves."""
+    if public is not None:
+        project.public = public
+    db.session.add(project)
+    commit()
+    return project
+
+
+def delete(project: Project) -> None:
+    """Delete the project and the history kept under it (access log, events, hook jobs), and commit.
+
+    Raises NotDeletable (412) while it has repositories or webhook policies, as Harbor refuses then: delete
+    those first.
+    """
+    # Their foreign keys cascade: without the row lock a policy or repository committed between the count and
+    # the DELETE would be deleted with the project. Locked, such an insert waits and then fails on its key.
+    db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    repositories = query.count(select(Repository.id).where(Repository.project_id == project.id))
+    policies = query.count(select(WebhookPolicy.id).where(WebhookPolicy.project_id == project.id))
+    reasons = []
+    if repositories:
+        reasons.append(f"{repositories} repositories")
+    if policies:
+        reasons.append(f"{policies} webhook policies")
+    if reasons:
+        raise NotDeletable(f"project {project.name} cannot be deleted: it still has {' and '.join(reasons)}")
+    db.session.execute(sql_delete(Project).where(Project.id == project.id))
+    commit()
+
+
+def page(
+    page: int,
+    page_size: int,
+    name: str | None = None,
+    *,
+    public: bool | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+) -> tuple[list[tuple[Project, int]], int]:
+    """One page of projects with their repository counts, and the total; oldest first unless ``sort`` says.
+
+    ``name`` matches a part of the name; ``q`` and ``sort`` take ``QUERY_KEYS`` (raise Invalid otherwise).
+    """
+    statement = query.filtered(select(Project), QUERY_KEYS, q)
     if name:
-        query = query.where(Project.name.contains(name, autoescape=True))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        statement = statement.where(Project.name.contains(name, autoescape=True))
+    if public is not None:
+        statement = statement.where(Project.public == public)
+    statement = query.ordered(statement, QUERY_KEYS, sort, [Project.id])
+    total = query.count(statement)
     repo_count = select(func.count(Repository.id)).where(Repository.project_id == Project.id).scalar_subquery()
-    rows = db.session.execute(
-        query.add_columns(repo_count).order_by(Project.id).limit(page_size).offset((page - 1) * page_size)
-    ).all()
+    rows = db.session.execute(query.paged(statement.add_columns(repo_count), page, page_size)).all()
     return [(row[0], int(row[1])) for row in rows], total

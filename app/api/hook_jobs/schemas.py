@@ -8,23 +8,25 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app import redact
-from app.api.paging import PageArgs
+from app.api.paging import MAX_ID, PageArgs, q_field, sort_field
 from app.models import HookJobStatus
 from app.services.credentials import SNAPSHOT_FIELDS
+from app.services.webhook_lists import (
+    EXECUTION_KEYS,
+    EXECUTION_STATUS,
+    LEGACY_JOB_KEYS,
+    LEGACY_STATUS,
+    TASK_KEYS,
+    TASK_STATUS,
+)
 
-LEGACY_STATUS = {
-    HookJobStatus.PENDING: "pending",
-    HookJobStatus.SCHEDULED: "scheduled",
-    HookJobStatus.RUNNING: "running",
-    HookJobStatus.SUCCESS: "finished",
-    HookJobStatus.ERROR: "error",
-    HookJobStatus.STOPPED: "stopped",
-}
 FROM_LEGACY = {legacy: str(ours) for ours, legacy in LEGACY_STATUS.items()}
-TASK_STATUS = {s: str(s).capitalize() for s in HookJobStatus}
-# An execution is Harbor's Running while its one task has not ended.
-EXECUTION_STATUS = {**TASK_STATUS, HookJobStatus.PENDING: "Running", HookJobStatus.SCHEDULED: "Running"}
 STATUSES = [str(s) for s in HookJobStatus]
+TARGET_DOC = {
+    "type": "object",
+    "description": "the target the job was made for: type, address (tokens masked), skip_cert_verify, "
+    "payload_format; never a credential",
+}
 
 
 def safe_target(target: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +58,7 @@ class HookJobSchema(Schema):
     policy_id = fields.Integer(allow_none=True)
     policy_name = fields.String()
     event_id = fields.Integer()
-    target = fields.Function(lambda job: safe_target(job.target))
+    target = fields.Function(lambda job: safe_target(job.target), metadata=TARGET_DOC)
     attempt_count = fields.Integer()
     max_attempts = fields.Integer()
     next_attempt_at = fields.DateTime(allow_none=True)
@@ -64,7 +66,9 @@ class HookJobSchema(Schema):
     last_error = fields.String()
     final_reason = fields.String()
     content_type = fields.String()
-    payload = fields.Function(lambda job: json.loads(job.payload))
+    payload = fields.Function(
+        lambda job: json.loads(job.payload), metadata={"type": "object", "description": "the exact JSON body sent"}
+    )
     creation_time = fields.DateTime()
     update_time = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
@@ -77,12 +81,14 @@ class HookJobDetailSchema(HookJobSchema):
 class HookJobListArgs(PageArgs):
     status = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None)
     event_type = fields.String(load_default=None)
-    policy_id = fields.Integer(load_default=None)
+    policy_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
     since = fields.AwareDateTime(load_default=None, default_timezone=None)
 
 
 class LegacyJobArgs(PageArgs):
-    policy_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    q = q_field(LEGACY_JOB_KEYS)
+    sort = sort_field(LEGACY_JOB_KEYS)
+    policy_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     status = fields.List(fields.String(validate=validate.OneOf(list(FROM_LEGACY) + STATUSES)), load_default=None)
 
 
@@ -93,7 +99,9 @@ class LegacyJobSchema(Schema):
     policy_id = fields.Integer(allow_none=True)
     event_type = fields.String()
     notify_type = fields.String()
-    status = fields.Function(lambda job: LEGACY_STATUS[HookJobStatus(job.status)])
+    status = fields.Function(
+        lambda job: LEGACY_STATUS[job.status], metadata={"type": "string", "enum": sorted(set(LEGACY_STATUS.values()))}
+    )
     job_detail = fields.String(attribute="payload")
     creation_time = fields.DateTime()
     update_time = fields.DateTime()
@@ -105,31 +113,70 @@ def _metrics(job: Any) -> dict[str, int]:
     return {"task_count": 1, **counts}
 
 
+class ExecutionListArgs(PageArgs):
+    q = q_field(EXECUTION_KEYS)
+    sort = sort_field(EXECUTION_KEYS)
+
+
+class TaskListArgs(PageArgs):
+    q = q_field(TASK_KEYS)
+    sort = sort_field(TASK_KEYS)
+
+
 class ExecutionSchema(Schema):
     """Harbor 2.8's execution: one per hook event (policy target), holding one task."""
 
     id = fields.Integer()
-    vendor_type = fields.Function(lambda job: "SLACK" if job.notify_type == "slack" else "WEBHOOK")
+    vendor_type = fields.Function(
+        lambda job: "SLACK" if job.notify_type == "slack" else "WEBHOOK",
+        metadata={"type": "string", "enum": ["WEBHOOK", "SLACK"]},
+    )
     vendor_id = fields.Integer(attribute="policy_id", allow_none=True)
-    status = fields.Function(lambda job: EXECUTION_STATUS[HookJobStatus(job.status)])
+    status = fields.Function(
+        lambda job: EXECUTION_STATUS[job.status],
+        metadata={"type": "string", "enum": sorted(set(EXECUTION_STATUS.values()))},
+    )
     status_message = fields.String(attribute="last_error")
-    metrics = fields.Function(_metrics)
-    trigger = fields.Constant("EVENT")
-    extra_attrs = fields.Function(lambda job: {"event_type": job.event_type, "payload": job.payload})
+    metrics = fields.Function(
+        _metrics,
+        metadata={
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "task_count and <status>_task_count",
+        },
+    )
+    trigger = fields.Constant("EVENT", metadata={"type": "string"})
+    extra_attrs = fields.Function(
+        lambda job: {"event_type": job.event_type, "payload": job.payload},
+        metadata={
+            "type": "object",
+            "properties": {"event_type": {"type": "string"}, "payload": {"type": "string"}},
+            "description": "the event type, and the payload as a string",
+        },
+    )
     start_time = fields.DateTime(attribute="creation_time")
     end_time = fields.DateTime(attribute="finished_at", allow_none=True)
 
 
 class TaskSchema(Schema):
     id = fields.Integer()
-    execution_id = fields.Function(lambda job: job.id)
-    status = fields.Function(lambda job: TASK_STATUS[HookJobStatus(job.status)])
+    execution_id = fields.Integer(attribute="id", dump_only=True)
+    status = fields.Function(
+        lambda job: TASK_STATUS[job.status], metadata={"type": "string", "enum": sorted(set(TASK_STATUS.values()))}
+    )
     status_message = fields.String(attribute="last_error")
     run_count = fields.Integer(attribute="attempt_count")
-    extra_attrs = fields.Function(lambda job: {"uuid": job.uuid, "target": safe_target(job.target)})
+    extra_attrs = fields.Function(
+        lambda job: {"uuid": job.uuid, "target": safe_target(job.target)},
+        metadata={
+            "type": "object",
+            "properties": {"uuid": {"type": "string"}, "target": TARGET_DOC},
+            "description": "the hook job's uuid (its webhook-id) and target",
+        },
+    )
     creation_time = fields.DateTime()
     update_time = fields.DateTime()
-    start_time = fields.Function(lambda job: job.creation_time.isoformat())
+    start_time = fields.DateTime(attribute="creation_time", dump_only=True)
     end_time = fields.DateTime(attribute="finished_at", allow_none=True)
 
 

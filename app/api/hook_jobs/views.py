@@ -10,9 +10,10 @@ from flask.views import MethodView
 
 from app import clock, redact
 from app.api import paging
-from app.api.base import HarborBlueprint
+from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, project
 from app.api.hook_jobs.schemas import (
     FROM_LEGACY,
+    ExecutionListArgs,
     ExecutionSchema,
     HookJobDetailSchema,
     HookJobListArgs,
@@ -21,13 +22,13 @@ from app.api.hook_jobs.schemas import (
     LegacyJobSchema,
     RecoveredSchema,
     RecoverSchema,
+    TaskListArgs,
     TaskSchema,
     TaskUpdateSchema,
 )
-from app.api.paging import PageArgs
 from app.extensions import current_settings
 from app.models import HookJob
-from app.services import credentials, hook_job_queries, hook_jobs, policies, projects
+from app.services import credentials, hook_job_queries, hook_jobs, policies, webhook_lists
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.hook_job_queries import JobFilter
 
@@ -36,6 +37,10 @@ blp = HarborBlueprint("hook_jobs", __name__, url_prefix="/api/v2.0", description
 blp_v1 = HarborBlueprint("hook_jobs_v1", __name__, url_prefix="/api", description="Hook jobs (Harbor 1.x paths)")
 
 WEBHOOK = "/projects/<project_name_or_id>/webhook"
+POLICY = f"{WEBHOOK}/policies/<{ID}:policy_id>"
+EXECUTION = f"{POLICY}/executions/<{ID}:execution_id>"
+TASK = f"{EXECUTION}/tasks/<{ID}:task_id>"
+NAMED = [RESOURCE_NAME_PARAMETER]
 
 
 @blp.route("/hook-jobs/<uuid>")
@@ -67,56 +72,57 @@ class Stop(MethodView):
         return _stop(_job(uuid))
 
 
-@blp.route(f"{WEBHOOK}/hook-jobs")
+@blp.route(f"{WEBHOOK}/hook-jobs", parameters=NAMED)
 class ProjectHookJobs(MethodView):
     @blp.arguments(HookJobListArgs, location="query")
     @blp.response(200, HookJobSchema(many=True))
     def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
         """A project's hook jobs, newest first; filter by ``status`` (repeatable), ``event_type``, ``policy_id``,
         ``since``."""
-        project = projects.get(project_name_or_id)
         filters = JobFilter(args["status"], args["event_type"], args["policy_id"], args["since"])
-        rows, total = hook_job_queries.page(project.id, args["page"], args["page_size"], filters)
+        rows, total = hook_job_queries.page(project(project_name_or_id).id, args["page"], args["page_size"], filters)
         return rows, paging.headers(total, args["page"], args["page_size"])
 
 
-@blp.route(f"{WEBHOOK}/jobs")
+@blp.route(f"{WEBHOOK}/jobs", parameters=NAMED)
 @blp_v1.route(f"{WEBHOOK}/jobs")
 class LegacyJobs(MethodView):
     @blp.arguments(LegacyJobArgs, location="query")
     @blp.response(200, LegacyJobSchema(many=True))
     def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
-        """Harbor's (deprecated) job list of one policy: ``policy_id`` required; ``finished`` means success."""
-        project = projects.get(project_name_or_id)
-        policy = policies.get(project, args["policy_id"])
+        """Harbor's (deprecated) job list of one policy: ``policy_id`` required; ``finished`` means success.
+        Newest first unless ``sort`` says."""
+        policy = policies.get(project(project_name_or_id), args["policy_id"])
         statuses = [FROM_LEGACY.get(s, s) for s in args["status"]] if args["status"] else None
-        rows, total = hook_job_queries.page(
-            project.id, args["page"], args["page_size"], JobFilter(status=statuses, policy_id=policy.id)
+        rows, total = webhook_lists.legacy_jobs(
+            policy, args["page"], args["page_size"], statuses, args["q"], args["sort"]
         )
         return rows, paging.headers(total, args["page"], args["page_size"])
 
 
-@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions")
+@blp.route(f"{POLICY}/executions", parameters=NAMED)
 class Executions(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(ExecutionListArgs, location="query")
     @blp.response(200, ExecutionSchema(many=True))
     def get(self, args: dict[str, Any], project_name_or_id: str, policy_id: int) -> Any:
-        """The policy's executions (Harbor 2.8: one per hook event, newest first)."""
-        project = projects.get(project_name_or_id)
-        policy = policies.get(project, policy_id)
-        rows, total = hook_job_queries.page(project.id, args["page"], args["page_size"], JobFilter(policy_id=policy.id))
+        """The policy's executions (Harbor 2.8: one per hook event), newest first unless ``sort`` says."""
+        policy = policies.get(project(project_name_or_id), policy_id)
+        rows, total = webhook_lists.executions(policy, args["page"], args["page_size"], args["q"], args["sort"])
         return rows, paging.headers(total, args["page"], args["page_size"])
 
 
-@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks")
+@blp.route(f"{EXECUTION}/tasks", parameters=NAMED)
 class Tasks(MethodView):
+    @blp.arguments(TaskListArgs, location="query")
     @blp.response(200, TaskSchema(many=True))
-    def get(self, project_name_or_id: str, policy_id: int, execution_id: int) -> Any:
-        """The execution's tasks (one: the delivery itself)."""
-        return [_execution(project_name_or_id, policy_id, execution_id)]
+    def get(self, args: dict[str, Any], project_name_or_id: str, policy_id: int, execution_id: int) -> Any:
+        """The execution's tasks (one: the delivery itself), paged and narrowed by ``q`` as Harbor's are."""
+        job = _execution(project_name_or_id, policy_id, execution_id)
+        rows, total = webhook_lists.tasks(job, args["page"], args["page_size"], args["q"], args["sort"])
+        return rows, paging.headers(total, args["page"], args["page_size"])
 
 
-@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks/<int:task_id>")
+@blp.route(TASK, parameters=NAMED)
 class Task(MethodView):
     @blp.arguments(TaskUpdateSchema)
     @blp.response(200, TaskSchema)
@@ -130,7 +136,7 @@ class Task(MethodView):
         return _stop(job)
 
 
-@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/recover")
+@blp.route(f"{POLICY}/recover", parameters=NAMED)
 class Recover(MethodView):
     @blp.arguments(RecoverSchema)
     @blp.response(202, RecoveredSchema)
@@ -138,8 +144,7 @@ class Recover(MethodView):
         """Redeliver every hook job of the policy that ended in ``error``, created in [``since``, ``until``)."""
         if body["until"] is not None and body["until"] <= body["since"]:
             raise Invalid("until: must be later than since")
-        project = projects.get(project_name_or_id)
-        policy = policies.get(project, policy_id)
+        policy = policies.get(project(project_name_or_id), policy_id)
         settings = current_settings()
         # A job whose target was removed from the policy has nothing to be sent with: not recovered.
         now = clock.now()
@@ -153,7 +158,7 @@ class Recover(MethodView):
         return {"redelivered": len(failed), "hook_jobs": [job.uuid for job in failed]}
 
 
-@blp.route(f"{WEBHOOK}/policies/<int:policy_id>/executions/<int:execution_id>/tasks/<int:task_id>/log")
+@blp.route(f"{TASK}/log", parameters=NAMED)
 class TaskLog(MethodView):
     @blp.response(200, content_type="text/plain")
     def get(self, project_name_or_id: str, policy_id: int, execution_id: int, task_id: int) -> Any:
@@ -178,9 +183,9 @@ def _stop(job: HookJob) -> Any:
 
 
 def _execution(project_name_or_id: str, policy_id: int, execution_id: int) -> HookJob:
-    project = projects.get(project_name_or_id)
-    policy = policies.get(project, policy_id)
-    return hook_job_queries.of_policy(project.id, policy.id, execution_id)
+    row = project(project_name_or_id)
+    policy = policies.get(row, policy_id)
+    return hook_job_queries.of_policy(row.id, policy.id, execution_id)
 
 
 def _with_attempts(job: HookJob) -> SimpleNamespace:

@@ -1,4 +1,4 @@
-"""Access-log JSON: Harbor 2.x audit-log fields plus the 1.x access-log ones."""
+"""Access-log JSON: Harbor 2.x audit-log fields plus the 1.x access-log ones; Harbor's AuditLog as it is."""
 
 from __future__ import annotations
 
@@ -6,17 +6,31 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.api.paging import PageArgs
-from app.services.access_logs import OPERATIONS
+from app.api.paging import PageArgs, q_field, sort_field
+from app.services.access_logs import OPERATIONS, QUERY_KEYS
 
 
-class AccessLogSchema(Schema):
+def resource(row: Any) -> str:
+    """``repo:tag``, else ``repo@digest``, else the repository (the ``resource`` key of ``q`` reads the same)."""
+    if row.repo_tag:
+        return f"{row.repo_name}:{row.repo_tag}"
+    if row.digest:
+        return f"{row.repo_name}@{row.digest}"
+    return str(row.repo_name)
+
+
+class AuditLogSchema(Schema):
+    """Harbor's AuditLog."""
+
     id = fields.Integer()
     username = fields.String()
-    resource = fields.Method("_resource")
-    resource_type = fields.Constant("artifact")
-    operation = fields.String()
+    resource = fields.Function(resource, metadata={"type": "string", "description": "repo:tag or repo@digest"})
+    resource_type = fields.Constant("artifact", metadata={"type": "string"})
+    operation = fields.String(metadata={"description": "push, pull or delete"})
     op_time = fields.DateTime()
+
+
+class AccessLogSchema(AuditLogSchema):
     project_id = fields.Integer()
     repo_name = fields.String()
     repo_tag = fields.String()
@@ -24,14 +38,12 @@ class AccessLogSchema(Schema):
     user_agent = fields.String()
     registry_event_id = fields.String()
 
-    def _resource(self, row: Any) -> str:
-        if row.repo_tag:
-            return f"{row.repo_name}:{row.repo_tag}"
-        if row.digest:
-            return f"{row.repo_name}@{row.digest}"
-        return str(row.repo_name)
+
+class AuditLogListArgs(PageArgs):
+    q = q_field(QUERY_KEYS)
+    sort = sort_field(QUERY_KEYS)
 
 
-class AccessLogListArgs(PageArgs):
+class AccessLogListArgs(AuditLogListArgs):
     operation = fields.String(load_default=None, validate=validate.OneOf(OPERATIONS))
-    repository = fields.String(load_default=None)
+    repository = fields.String(load_default=None, metadata={"description": "the full repository name"})

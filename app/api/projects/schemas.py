@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from typing import Any
 
-from app.api.paging import PageArgs
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from app.api.paging import PageArgs, q_field, sort_field
+from app.services import projects, repositories
+
+
+class TrueFalse(fields.Field[bool]):
+    """Harbor keeps project metadata as strings: ``"true"`` or ``"false"``; a JSON boolean is taken too."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValidationError('Not "true" or "false".')
+
+
+class ProjectMetadataSchema(Schema):
+    """Harbor's ProjectMetadata; Dockhook keeps ``public`` only (other keys are accepted and ignored)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    public = TrueFalse(metadata={"oneOf": [{"type": "string", "enum": ["true", "false"]}, {"type": "boolean"}]})
 
 
 class ProjectCreateSchema(Schema):
@@ -13,7 +36,17 @@ class ProjectCreateSchema(Schema):
 
     project_name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     public = fields.Boolean(load_default=False)
-    metadata = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+    metadata = fields.Nested(ProjectMetadataSchema, load_default=dict)
+
+
+class ProjectUpdateSchema(Schema):
+    """Harbor's ProjectReq for an update: ``metadata.public`` (or the deprecated ``public``); a name is ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    public = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "metadata.public wins"})
+    metadata = fields.Nested(ProjectMetadataSchema, load_default=dict)
 
 
 class ProjectSchema(Schema):
@@ -26,7 +59,17 @@ class ProjectSchema(Schema):
 
 
 class ProjectListArgs(PageArgs):
-    name = fields.String(load_default=None)
+    q = q_field(projects.QUERY_KEYS)
+    sort = sort_field(projects.QUERY_KEYS)
+    name = fields.String(load_default=None, metadata={"description": "a part of the name"})
+    public = fields.Boolean(load_default=None, allow_none=True)
+
+
+class ProjectHeadArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    project_name = fields.String(required=True, validate=validate.Length(min=1, max=255))
 
 
 class RepositorySchema(Schema):
@@ -43,4 +86,6 @@ class RepositorySchema(Schema):
 
 
 class RepositoryListArgs(PageArgs):
-    name = fields.String(load_default=None)
+    q = q_field(repositories.QUERY_KEYS)
+    sort = sort_field(repositories.QUERY_KEYS)
+    name = fields.String(load_default=None, metadata={"description": "a part of the full name"})

@@ -6,7 +6,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from app.api.paging import PageArgs, q_field, sort_field
 from app.services.policies import NAME_MAX, TARGET_TYPES
+from app.services.webhook_lists import POLICY_KEYS
 
 
 class StrictBoolean(fields.Boolean):
@@ -90,6 +92,11 @@ class PolicySchema(Schema):
     creator = fields.String()
     creation_time = fields.DateTime()
     update_time = fields.DateTime()
+
+
+class PolicyListArgs(PageArgs):
+    q = q_field(POLICY_KEYS)
+    sort = sort_field(POLICY_KEYS)
 
 
 class PayloadFormatsSchema(Schema):

@@ -9,15 +9,16 @@ from flask import Response, request
 from flask.views import MethodView
 
 from app.api import paging
-from app.api.base import HarborBlueprint
+from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, created, project
 from app.api.webhooks.schemas import (
     LastTriggerSchema,
     PolicyBodySchema,
+    PolicyListArgs,
     PolicySchema,
     SupportedEventsSchema,
 )
 from app.broker.topics import EVENT_TYPES
-from app.services import policies, projects
+from app.services import policies, webhook_lists
 from app.services.policies import PAYLOAD_FORMATS, TARGET_TYPES
 
 blp = HarborBlueprint(
@@ -29,7 +30,7 @@ blp = HarborBlueprint(
 blp_v1 = HarborBlueprint(
     "webhooks_v1",
     __name__,
-    url_prefix="/api/projects/<int:project_id>/webhook",
+    url_prefix=f"/api/projects/<{ID}:project_id>/webhook",
     description="Webhook policies of a project, Harbor 1.x paths (same handlers)",
 )
 
@@ -42,24 +43,25 @@ def _project_id_as_name_or_id(endpoint: str | None, values: dict[str, Any] | Non
 
 
 class Policies(MethodView):
-    @blp.arguments(paging.PageArgs, location="query")
+    @blp.arguments(PolicyListArgs, location="query")
     @blp.response(200, PolicySchema(many=True))
     @blp.alt_response(404, description="Unknown project")
     def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
-        """List the project's webhook policies, newest first (paged); auth headers masked."""
-        project = projects.get(project_name_or_id)
-        rows, total = policies.page(project, args["page"], args["page_size"])
+        """List the project's webhook policies, newest first unless ``sort`` says (paged); auth headers masked."""
+        rows, total = webhook_lists.policies(
+            project(project_name_or_id), args["page"], args["page_size"], args["q"], args["sort"]
+        )
         return [policies.redacted(p) for p in rows], paging.headers(total, args["page"], args["page_size"])
 
     @blp.arguments(PolicyBodySchema)
-    @blp.response(201, description="Created; ``Location`` names the policy")
+    @blp.response(201, description="Created; ``Location`` names the policy; no body")
     @blp.alt_response(400, description="Invalid policy")
     @blp.alt_response(404, description="Unknown project")
     @blp.alt_response(409, description="The project has a policy of this name")
     def post(self, body: dict[str, Any], project_name_or_id: str) -> Any:
         """Create a webhook policy in the project."""
-        policy = policies.create(projects.get(project_name_or_id), body)
-        return Response(status=201, headers={"Location": f"{request.path.rstrip('/')}/{policy.id}"})
+        policy = policies.create(project(project_name_or_id), body)
+        return created(f"{request.path.rstrip('/')}/{policy.id}")
 
 
 class Policy(MethodView):
@@ -67,7 +69,7 @@ class Policy(MethodView):
     @blp.alt_response(404, description="Unknown project, or no such policy in it")
     def get(self, project_name_or_id: str, webhook_policy_id: int) -> Any:
         """Read one webhook policy; auth headers masked."""
-        return policies.redacted(policies.get(projects.get(project_name_or_id), webhook_policy_id))
+        return policies.redacted(policies.get(project(project_name_or_id), webhook_policy_id))
 
     @blp.arguments(PolicyBodySchema)
     @blp.response(200, description="Updated")
@@ -78,14 +80,14 @@ class Policy(MethodView):
         """Replace the policy; ``creator`` and ``creation_time`` are kept. A masked ``auth_header`` or ``secret``
         keeps the stored one of the target at the same index with the same address, and the masked address the
         API shows keeps the stored address. A new ``secret`` keeps the old one signing during the overlap."""
-        policies.update(projects.get(project_name_or_id), webhook_policy_id, body)
+        policies.update(project(project_name_or_id), webhook_policy_id, body)
         return Response(status=200)
 
     @blp.response(200, description="Deleted")
     @blp.alt_response(404, description="Unknown project, or no such policy in it")
     def delete(self, project_name_or_id: str, webhook_policy_id: int) -> Any:
         """Delete the policy; its hook jobs are kept as history."""
-        policies.delete(projects.get(project_name_or_id), webhook_policy_id)
+        policies.delete(project(project_name_or_id), webhook_policy_id)
         return Response(status=200)
 
 
@@ -94,7 +96,7 @@ class Events(MethodView):
     @blp.alt_response(404, description="Unknown project")
     def get(self, project_name_or_id: str) -> Any:
         """The event types, notify types and payload formats a policy may use."""
-        projects.get(project_name_or_id)
+        project(project_name_or_id)
         return {
             "event_type": [t.value for t in EVENT_TYPES],
             "notify_type": list(TARGET_TYPES),
@@ -107,16 +109,16 @@ class LastTrigger(MethodView):
     @blp.alt_response(404, description="Unknown project")
     def get(self, project_name_or_id: str) -> Any:
         """Per (policy, event type): when a hook job was last created for it (absent if never)."""
-        return policies.last_triggers(projects.get(project_name_or_id))
+        return policies.last_triggers(project(project_name_or_id))
 
 
 ROUTES: tuple[tuple[str, type[MethodView]], ...] = (
     ("/policies", Policies),
-    ("/policies/<int:webhook_policy_id>", Policy),
+    (f"/policies/<{ID}:webhook_policy_id>", Policy),
     ("/events", Events),
     ("/lasttrigger", LastTrigger),
 )
 
-for _blueprint in (blp, blp_v1):
-    for _rule, _view in ROUTES:
-        _blueprint.add_url_rule(_rule, view_func=_view)
+for _rule, _view in ROUTES:
+    blp.add_url_rule(_rule, view_func=_view, parameters=[RESOURCE_NAME_PARAMETER])
+    blp_v1.add_url_rule(_rule, view_func=_view)
