@@ -42,7 +42,7 @@ def from_http_exception(exc: HTTPException) -> Response:
     # webargs puts field errors on the exception; say which field was wrong.
     messages = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
     if messages:
-        message = _describe(messages)
+        message = describe(messages)
         status = 400
     response = error_response(status, message)
     for name, value in exc.get_headers() if status != 400 else []:
@@ -51,13 +51,14 @@ def from_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-def _describe(messages: object, prefix: str = "") -> str:
+def describe(messages: object, prefix: str = "") -> str:
+    """marshmallow/webargs field errors as one line: ``field.sub: message; other: message``."""
     if isinstance(messages, dict):
         parts = []
         for key, value in messages.items():
             # webargs nests by location (query, json, ...); drop that level from the message.
             inner = prefix if key in ("query", "json", "form", "headers", "path", "view_args") else f"{prefix}{key}."
-            parts.append(_describe(value, inner))
+            parts.append(describe(value, inner))
         return "; ".join(parts)
     if isinstance(messages, list):
         return f"{prefix.rstrip('.')}: {' '.join(str(m) for m in messages)}".lstrip(": ")

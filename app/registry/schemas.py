@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
+from app.errors import describe
+
 
 class _Lenient(Schema):
     class Meta:
@@ -81,13 +83,5 @@ def load_envelope(document: Any) -> list[dict[str, Any]]:
     try:
         loaded = EnvelopeSchema().load(document)
     except ValidationError as exc:
-        raise ValueError(_flatten(exc.messages)) from None
+        raise ValueError(describe(exc.messages)) from None
     return list(loaded["events"])
-
-
-def _flatten(messages: Any, prefix: str = "") -> str:
-    if isinstance(messages, dict):
-        return "; ".join(_flatten(v, f"{prefix}{k}.") for k, v in messages.items())
-    if isinstance(messages, list):
-        return f"{prefix.rstrip('.')}: {' '.join(str(m) for m in messages)}"
-    return f"{prefix.rstrip('.')}: {messages}"

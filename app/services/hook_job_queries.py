@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HookAttempt, HookJob, HookJobStatus
+from app.models import HookAttempt, HookJob
+from app.services import query as paging
 from app.services.errors import NotFound
 
 
@@ -42,9 +43,9 @@ def page(project_id: int, page: int, page_size: int, filters: JobFilter) -> tupl
         query = query.where(HookJob.policy_id == filters.policy_id)
     if filters.since is not None:
         query = query.where(HookJob.creation_time >= filters.since)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = paging.count(query)
     rows = db.session.scalars(
-        query.order_by(HookJob.creation_time.desc(), HookJob.id.desc()).limit(page_size).offset((page - 1) * page_size)
+        paging.paged(query.order_by(HookJob.creation_time.desc(), HookJob.id.desc()), page, page_size)
     )
     return list(rows), total
 
@@ -55,13 +56,3 @@ def of_policy(project_id: int, policy_id: int, job_id: int) -> HookJob:
     if job is None or job.project_id != project_id or job.policy_id != policy_id:
         raise NotFound(f"execution {job_id} of policy {policy_id} not found")
     return job
-
-
-def failed_of_policy(policy_id: int, since: datetime, until: datetime | None) -> list[HookJob]:
-    """The policy's jobs that ended in ``error``, created in [since, until)."""
-    query = select(HookJob).where(
-        HookJob.policy_id == policy_id, HookJob.status == HookJobStatus.ERROR, HookJob.creation_time >= since
-    )
-    if until is not None:
-        query = query.where(HookJob.creation_time < until)
-    return list(db.session.scalars(query.order_by(HookJob.id)))

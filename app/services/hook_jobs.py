@@ -322,16 +322,7 @@ def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in FINAL]))
-        .values(
-            status=HookJobStatus.PENDING,
-            # One manual attempt: trigger says so; max_attempts keeps the series' own count.
-            trigger="manual",
-            finished_at=None,
-            final_reason="",
-            next_attempt_at=None,
-            enqueued_at=None,
-            update_time=now,
-        )
+        .values(**_manual_redelivery(now))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -340,6 +331,52 @@ def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
     db.session.info.setdefault(_NEW_JOBS, []).append(NewJob(job.id, job.uuid, job.notify_type))
     db.session.commit()
     enqueue_new(redis_url, job_timeout)
+
+
+def recover(
+    policy_id: int, since: datetime, until: datetime | None, redis_url: str | None, job_timeout: int
+) -> list[str]:
+    """Redeliver the policy's jobs that ended in ``error``, created in [since, until): each as one manual
+    attempt with its own ``webhook-id``. Returns their uuids.
+
+    One guarded UPDATE (only jobs still in ``error`` change, so a job a worker or a user touched
+    meanwhile is left alone rather than failing the rest), one commit, one enqueue. Jobs whose
+    policy target is gone (its credentials went with it) are not recovered.
+    """
+    now = clock.now()
+    query = select(HookJob).where(
+        HookJob.policy_id == policy_id, HookJob.status == HookJobStatus.ERROR, HookJob.creation_time >= since
+    )
+    if until is not None:
+        query = query.where(HookJob.creation_time < until)
+    sendable = [job.id for job in db.session.scalars(query.order_by(HookJob.id)) if credentials.for_job(job, now)]
+    if not sendable:
+        db.session.commit()
+        return []
+    rows = db.session.execute(
+        update(HookJob)
+        .where(HookJob.id.in_(sendable), HookJob.status == HookJobStatus.ERROR)
+        .values(**_manual_redelivery(now))
+        .returning(HookJob.id, HookJob.uuid, HookJob.notify_type)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.info.setdefault(_NEW_JOBS, []).extend(NewJob(r.id, r.uuid, r.notify_type) for r in rows)
+    db.session.commit()
+    enqueue_new(redis_url, job_timeout)
+    return [r.uuid for r in sorted(rows, key=lambda r: r.id)]
+
+
+def _manual_redelivery(now: datetime) -> dict[str, Any]:
+    # One manual attempt: trigger says so; max_attempts keeps the series' own count.
+    return {
+        "status": HookJobStatus.PENDING,
+        "trigger": "manual",
+        "finished_at": None,
+        "final_reason": "",
+        "next_attempt_at": None,
+        "enqueued_at": None,
+        "update_time": now,
+    }
 
 
 # --- what the sweeper changes -------------------------------------------------------------

@@ -58,18 +58,6 @@ def get(project: Project, policy_id: int) -> WebhookPolicy:
     return policy
 
 
-def page(project: Project, page: int, page_size: int) -> tuple[list[WebhookPolicy], int]:
-    """One page of ``project``'s policies, newest first, and the total."""
-    query = select(WebhookPolicy).where(WebhookPolicy.project_id == project.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(WebhookPolicy.creation_time.desc(), WebhookPolicy.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    return list(rows), total
-
-
 def create(project: Project, fields: Mapping[str, Any]) -> WebhookPolicy:
     """Validate ``fields`` (name, description, enabled, targets, event_types, creator) and commit a new policy.
 

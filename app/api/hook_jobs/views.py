@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from app import clock, redact
+from app import redact
 from app.api import paging
 from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, project
 from app.api.hook_jobs.schemas import (
@@ -28,7 +28,7 @@ from app.api.hook_jobs.schemas import (
 )
 from app.extensions import current_settings
 from app.models import HookJob
-from app.services import credentials, hook_job_queries, hook_jobs, policies, webhook_lists
+from app.services import hook_job_queries, hook_jobs, policies, webhook_lists
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.hook_job_queries import JobFilter
 
@@ -146,16 +146,8 @@ class Recover(MethodView):
             raise Invalid("until: must be later than since")
         policy = policies.get(project(project_name_or_id), policy_id)
         settings = current_settings()
-        # A job whose target was removed from the policy has nothing to be sent with: not recovered.
-        now = clock.now()
-        failed = [
-            job
-            for job in hook_job_queries.failed_of_policy(policy.id, body["since"], body["until"])
-            if credentials.for_job(job, now) is not None
-        ]
-        for job in failed:
-            hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout)
-        return {"redelivered": len(failed), "hook_jobs": [job.uuid for job in failed]}
+        uuids = hook_jobs.recover(policy.id, body["since"], body["until"], settings.redis_url, settings.job_timeout)
+        return {"redelivered": len(uuids), "hook_jobs": uuids}
 
 
 @blp.route(f"{TASK}/log", parameters=NAMED)

@@ -1,0 +1,57 @@
+"""Recover is one service operation: every failed job of a policy in a window, in one update, none failing the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import redis
+from flask import Flask
+from rq import Queue
+from sqlalchemy import update
+
+from app import clock
+from app.extensions import db
+from app.models import HookJob, HookJobStatus
+from tests.integration.test_delivery import add_policy, jobs, push, work
+from tests.support import replay
+from tests.support.sinks import Reply, Sink
+
+POLICIES = "/api/v2.0/projects/library/webhook/policies"
+
+
+def test_recover_redelivers_the_failed_jobs_skips_what_changed_and_what_has_no_target(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+) -> None:
+    sink.respond = lambda _: Reply(status=503)
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=())
+    policy_id = add_policy(app, [{"address": f"{sink.url}/{name}"} for name in ("a", "b", "d", "c")])
+    push(app)
+    work(app, redis_db)
+    a, b, d, c = jobs(app)
+    assert [j.status for j in (a, b, d, c)] == ["error"] * 4
+    client = app.test_client()
+    location = f"{POLICIES}/{policy_id}"
+    shown = client.get(location).get_json()
+    shown["targets"] = shown["targets"][:3]  # c's target goes: it has nothing to be sent with
+    assert client.put(location, json=shown).status_code == 200
+    with app.app_context():  # b was redelivered by someone else meanwhile: not an error any more
+        db.session.execute(update(HookJob).where(HookJob.id == b.id).values(status=HookJobStatus.RUNNING))
+        db.session.commit()
+
+    since = (clock.now() - timedelta(hours=1)).isoformat()
+    server = redis.Redis.from_url(redis_db)
+    server.config_resetstat()
+    response = client.post(f"{location}/recover", json={"since": since})
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json() == {"redelivered": 2, "hook_jobs": [a.uuid, d.uuid]}
+    assert Queue("hooks", connection=server).job_ids == [a.uuid, d.uuid]
+    # One enqueue for the lot: a single MULTI/EXEC pipeline, not one per job.
+    assert server.info("commandstats")["cmdstat_exec"]["calls"] == 1
+    after = {j.uuid: (j.status, j.trigger) for j in jobs(app)}
+    assert after == {
+        a.uuid: ("pending", "manual"),
+        b.uuid: ("running", "auto"),
+        d.uuid: ("pending", "manual"),
+        c.uuid: ("error", "auto"),
+    }
