@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,6 +41,31 @@ RESOLVE_TIMEOUT = 2.0
 _resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dockhook-resolve")
 
 
+@dataclass(frozen=True)
+class TargetInput:
+    """A target as a client sent it, already typed (the API's schema did that). The credentials are secrets:
+    no repr shows them."""
+
+    type: str
+    address: str
+    auth_header: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+    skip_cert_verify: bool = False
+    payload_format: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    """A policy as a client sent it, typed; this module enforces the domain rules on it."""
+
+    name: str
+    targets: list[TargetInput]
+    event_types: list[str]
+    description: str = ""
+    enabled: bool = True
+    creator: str = ""
+
+
 def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
     """The project's enabled policies subscribed to ``event_type`` (a canonical 2.x name), oldest first."""
     policies = db.session.scalars(
@@ -58,24 +84,21 @@ def get(project: Project, policy_id: int) -> WebhookPolicy:
     return policy
 
 
-def create(project: Project, fields: Mapping[str, Any]) -> WebhookPolicy:
-    """Validate ``fields`` (name, description, enabled, targets, event_types, creator) and commit a new policy.
+def create(project: Project, given: PolicyInput) -> WebhookPolicy:
+    """Check ``given`` against the domain rules and commit a new policy in ``project``.
 
-    ``project_id`` comes from ``project``, never from ``fields``. Addresses are stored normalised and event
+    Addresses are stored normalised and checked against the SSRF rules, credentials encrypted, event
     types canonical. Raises Invalid (nothing written) or Conflict when the project has a policy of that name.
     """
-    values = _validated(fields, stored_targets=None)
-    creator = _text(fields.get("creator"), "creator")
-    if len(creator) > CREATOR_MAX:
-        raise Invalid(f"creator: must be at most {CREATOR_MAX} characters")
+    values = _validated(given, stored_targets=None)
     _ensure_name_free(project, values["name"], policy_id=None)
-    policy = WebhookPolicy(project_id=project.id, creator=creator, **values)
+    policy = WebhookPolicy(project_id=project.id, creator=given.creator, **values)
     db.session.add(policy)
     _commit_named(values["name"])
     return policy
 
 
-def update(project: Project, policy_id: int, fields: Mapping[str, Any]) -> WebhookPolicy:
+def update(project: Project, policy_id: int, given: PolicyInput) -> WebhookPolicy:
     """Replace the policy's name, description, enabled, targets and event types; commit.
 
     ``creator``, ``creation_time`` and ``project_id`` are kept from the stored row (Harbor's PUT clobbers
@@ -83,7 +106,7 @@ def update(project: Project, policy_id: int, fields: Mapping[str, Any]) -> Webho
     if that target has the same address; otherwise Invalid. Raises NotFound, Invalid or Conflict.
     """
     policy = get(project, policy_id)
-    values = _validated(fields, stored_targets=list(policy.targets))
+    values = _validated(given, stored_targets=list(policy.targets))
     _ensure_name_free(project, values["name"], policy_id=policy.id)
     for key, value in values.items():
         setattr(policy, key, value)
@@ -144,48 +167,17 @@ def last_triggers(project: Project) -> list[dict[str, Any]]:
     return rows
 
 
-def redacted(policy: WebhookPolicy) -> dict[str, Any]:
-    """The policy as the API shows it: ``auth_header`` and ``secret`` as ``MASK`` (``""`` if unset), addresses
-    with their tokens masked (``redact.address``)."""
-    return {
-        "id": policy.id,
-        "name": policy.name,
-        "description": policy.description,
-        "project_id": policy.project_id,
-        "targets": [
-            {
-                "type": t.get("type", ""),
-                "address": redact.address(str(t.get("address", "")), str(t.get("type", "http"))),
-                "auth_header": MASK if t.get("auth_header_enc") else "",
-                "secret": MASK if t.get("secret_enc") else "",
-                "skip_cert_verify": bool(t.get("skip_cert_verify")),
-                "payload_format": t.get("payload_format") or "",
-                "disabled": bool(t.get("disabled")),
-                **({"disabled_reason": t["disabled_reason"]} if t.get("disabled_reason") else {}),
-            }
-            for t in policy.targets
-        ],
-        "event_types": list(policy.event_types),
-        "enabled": policy.enabled,
-        "creator": policy.creator,
-        "creation_time": policy.creation_time,
-        "update_time": policy.update_time,
-    }
-
-
-def validate_event_types(event_types: Any) -> list[str]:
+def validate_event_types(event_types: Sequence[str]) -> list[str]:
     """Canonical 2.x names for ``event_types`` (2.x names or 1.x aliases), duplicates dropped, order kept.
 
     Only offered types are accepted (``EVENT_TYPES``: what Dockhook produces); chart types and types with
     no producer yet are refused with the reason, so a policy never waits for an event that cannot come.
     """
-    if not isinstance(event_types, list) or not event_types:
+    if not event_types:
         raise Invalid("event_types: at least one event type is required")
     result: list[str] = []
     offered = ", ".join(EVENT_TYPES)
     for index, name in enumerate(event_types):
-        if not isinstance(name, str):
-            raise Invalid(f"event_types.{index}: must be a string")
         try:
             topic = canonical(name)
         except UnknownTopicError:
@@ -205,16 +197,16 @@ def validate_event_types(event_types: Any) -> list[str]:
     return result
 
 
-def validate_targets(targets: Any, stored: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def validate_targets(
+    targets: Sequence[TargetInput], stored: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Checked, normalised targets as stored (credentials encrypted). ``stored`` (on update) lets the masked
     ``auth_header``, ``secret`` and address the API shows keep their stored values."""
-    if not isinstance(targets, list) or not targets:
+    if not targets:
         raise Invalid("targets: at least one target is required")
     now = clock.now()
     result = []
     for index, target in enumerate(targets):
-        if not isinstance(target, Mapping):
-            raise Invalid(f"targets.{index}: must be an object")
         previous = stored[index] if stored is not None and index < len(stored) else None
         result.append(_target(index, target, previous, now))
     return result
@@ -255,41 +247,35 @@ def normalise_address(address: Any, field: str = "address") -> str:
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
 
-def _target(index: int, target: Mapping[str, Any], previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+def _target(index: int, target: TargetInput, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
     where = f"targets.{index}"
-    kind = target.get("type")
-    if kind not in TARGET_TYPES:
+    if target.type not in TARGET_TYPES:
         raise Invalid(f"{where}.type: must be one of {', '.join(TARGET_TYPES)}")
-    address = _address(where, target.get("address"), previous)
+    address = _address(where, target.address, previous)
     check_destination(f"{where}.address", address)
-    payload_format = _text(target.get("payload_format"), f"{where}.payload_format")
-    if kind == "slack" and payload_format:
+    payload_format = target.payload_format
+    if target.type == "slack" and payload_format:
         raise Invalid(f"{where}.payload_format: must be empty for a slack target")
-    if kind == "http":
+    if target.type == "http":
         payload_format = payload_format or "Default"
         if payload_format not in PAYLOAD_FORMATS:
             raise Invalid(
                 f"{where}.payload_format: {_quote(payload_format)} is not one of {', '.join(PAYLOAD_FORMATS)}"
             )
-    skip = target.get("skip_cert_verify", False)
-    if skip is None:
-        skip = False
-    if not isinstance(skip, bool):
-        raise Invalid(f"{where}.skip_cert_verify: must be a boolean")
     same_target = previous if previous is not None and previous.get("address") == address else None
     return {
-        "type": kind,
+        "type": target.type,
         "address": address,
-        "skip_cert_verify": skip,
+        "skip_cert_verify": target.skip_cert_verify,
         "payload_format": payload_format,
-        "auth_header_enc": _auth_header(where, target.get("auth_header"), same_target, previous),
-        **_secret(where, target.get("secret"), same_target, previous, now),
+        "auth_header_enc": _auth_header(where, target.auth_header, same_target, previous),
+        **_secret(where, target.secret, same_target, previous, now),
     }
 
 
-def _address(where: str, value: Any, previous: Mapping[str, Any] | None) -> str:
+def _address(where: str, value: str, previous: Mapping[str, Any] | None) -> str:
     """The normalised address; the masked form of the stored address (as the API shows it) keeps it."""
-    if previous is not None and isinstance(value, str):
+    if previous is not None:
         stored = str(previous.get("address", ""))
         if value.strip() == redact.address(stored, str(previous.get("type", "http"))):
             return stored
@@ -325,12 +311,11 @@ def _resolve_briefly(host: str, resolver: netguard.Resolver | None) -> list[netg
 
 
 def _secret(
-    where: str, value: Any, same: Mapping[str, Any] | None, previous: Mapping[str, Any] | None, now: datetime
+    where: str, text: str, same: Mapping[str, Any] | None, previous: Mapping[str, Any] | None, now: datetime
 ) -> dict[str, Any]:
     """The stored signing-secret fields: none (no signature), a ``whsec_`` value the operator made (it is never
     shown again, so Dockhook does not make one), or the mask (keep the stored one, like auth_header).
     Replacing a secret keeps the old one signing during the rotation overlap."""
-    text = _text(value, f"{where}.secret")
     if text == MASK:
         if same is None or not same.get("secret_enc"):
             reason = "the address changed" if previous is not None and same is None else "there is none to keep"
@@ -344,9 +329,8 @@ def _secret(
     return credentials.secret_fields(previous, text, now)
 
 
-def _auth_header(where: str, value: Any, same: Mapping[str, Any] | None, previous: Mapping[str, Any] | None) -> str:
+def _auth_header(where: str, header: str, same: Mapping[str, Any] | None, previous: Mapping[str, Any] | None) -> str:
     """The stored (encrypted) header. Never quote the value in a message: it is a credential."""
-    header = _text(value, f"{where}.auth_header")
     if header == MASK:
         if previous is None:
             raise Invalid(f"{where}.auth_header: the masked value {MASK} keeps a stored header; send the real header")
@@ -362,21 +346,15 @@ def _auth_header(where: str, value: Any, same: Mapping[str, Any] | None, previou
     return credentials.encrypt(header)
 
 
-def _validated(fields: Mapping[str, Any], stored_targets: list[dict[str, Any]] | None) -> dict[str, Any]:
-    name = fields.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise Invalid("name: is required")
-    if len(name) > NAME_MAX:
-        raise Invalid(f"name: must be at most {NAME_MAX} characters")
-    enabled = fields.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise Invalid("enabled: must be a boolean")
+def _validated(given: PolicyInput, stored_targets: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if not given.name.strip():
+        raise Invalid("name: must not be blank")
     return {
-        "name": name,
-        "description": _text(fields.get("description"), "description"),
-        "enabled": enabled,
-        "targets": validate_targets(fields.get("targets"), stored_targets),
-        "event_types": validate_event_types(fields.get("event_types")),
+        "name": given.name,
+        "description": given.description,
+        "enabled": given.enabled,
+        "targets": validate_targets(given.targets, stored_targets),
+        "event_types": validate_event_types(given.event_types),
     }
 
 
@@ -395,14 +373,6 @@ def _commit_named(name: str) -> None:
         # A concurrent request took the name between the check and the commit (unique project_id, name).
         db.session.rollback()
         raise Conflict(f"webhook policy named {name} already exists") from None
-
-
-def _text(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(f"{field}: must be a string")
-    return value
 
 
 def _quote(value: str) -> str:

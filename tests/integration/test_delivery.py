@@ -61,7 +61,7 @@ def add_policy(
             event_types=list(event_types),
             # As the API stores them: validated, credentials encrypted.
             targets=policies.validate_targets(
-                [{"type": "http", "skip_cert_verify": False, "payload_format": "Default", **t} for t in targets]
+                [policies.TargetInput(**{"type": "http", "payload_format": "Default", **t}) for t in targets]
             ),
             enabled=enabled,
         )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
+from app import redact
 from app.api.paging import PageArgs, q_field, sort_field
-from app.services.policies import NAME_MAX, TARGET_TYPES
+from app.models import WebhookPolicy
+from app.services.policies import CREATOR_MAX, MASK, NAME_MAX, TARGET_TYPES, PolicyInput, TargetInput
 from app.services.webhook_lists import POLICY_KEYS
 
 
@@ -53,6 +55,17 @@ class TargetBodySchema(Schema):
         },
     )
 
+    @post_load
+    def typed(self, data: dict[str, Any], **_: Any) -> TargetInput:
+        return TargetInput(
+            type=data["type"],
+            address=data["address"],
+            auth_header=data.get("auth_header") or "",
+            secret=data.get("secret") or "",
+            skip_cert_verify=data["skip_cert_verify"],
+            payload_format=data.get("payload_format") or "",
+        )
+
 
 class PolicyBodySchema(Schema):
     """Create and full-update body; ``id``, ``project_id`` and timestamps in it are ignored."""
@@ -65,7 +78,52 @@ class PolicyBodySchema(Schema):
     enabled = StrictBoolean(load_default=True)
     targets = fields.List(fields.Nested(TargetBodySchema), required=True)
     event_types = fields.List(fields.String(), required=True)
-    creator = fields.String(load_default="", allow_none=True, metadata={"description": "kept on update"})
+    creator = fields.String(
+        load_default="",
+        allow_none=True,
+        validate=validate.Length(max=CREATOR_MAX),
+        metadata={"description": "kept on update"},
+    )
+
+    @post_load
+    def typed(self, data: dict[str, Any], **_: Any) -> PolicyInput:
+        return PolicyInput(
+            name=data["name"],
+            targets=list(data["targets"]),
+            event_types=list(data["event_types"]),
+            description=data.get("description") or "",
+            enabled=data["enabled"],
+            creator=data.get("creator") or "",
+        )
+
+
+def shown(policy: WebhookPolicy) -> dict[str, Any]:
+    """The policy as the API shows it: ``auth_header`` and ``secret`` as the mask (``""`` if unset), addresses
+    with their tokens masked (``redact.address``)."""
+    return {
+        "id": policy.id,
+        "name": policy.name,
+        "description": policy.description,
+        "project_id": policy.project_id,
+        "targets": [
+            {
+                "type": t.get("type", ""),
+                "address": redact.address(str(t.get("address", "")), str(t.get("type", "http"))),
+                "auth_header": MASK if t.get("auth_header_enc") else "",
+                "secret": MASK if t.get("secret_enc") else "",
+                "skip_cert_verify": bool(t.get("skip_cert_verify")),
+                "payload_format": t.get("payload_format") or "",
+                "disabled": bool(t.get("disabled")),
+                **({"disabled_reason": t["disabled_reason"]} if t.get("disabled_reason") else {}),
+            }
+            for t in policy.targets
+        ],
+        "event_types": list(policy.event_types),
+        "enabled": policy.enabled,
+        "creator": policy.creator,
+        "creation_time": policy.creation_time,
+        "update_time": policy.update_time,
+    }
 
 
 class TargetSchema(Schema):

@@ -16,10 +16,11 @@ from app.api.webhooks.schemas import (
     PolicyListArgs,
     PolicySchema,
     SupportedEventsSchema,
+    shown,
 )
 from app.broker.topics import EVENT_TYPES
 from app.services import policies, webhook_lists
-from app.services.policies import PAYLOAD_FORMATS, TARGET_TYPES
+from app.services.policies import PAYLOAD_FORMATS, TARGET_TYPES, PolicyInput
 
 blp = HarborBlueprint(
     "webhooks",
@@ -51,14 +52,14 @@ class Policies(MethodView):
         rows, total = webhook_lists.policies(
             project(project_name_or_id), args["page"], args["page_size"], args["q"], args["sort"]
         )
-        return [policies.redacted(p) for p in rows], paging.headers(total, args["page"], args["page_size"])
+        return [shown(p) for p in rows], paging.headers(total, args["page"], args["page_size"])
 
     @blp.arguments(PolicyBodySchema)
     @blp.response(201, description="Created; ``Location`` names the policy; no body")
     @blp.alt_response(400, description="Invalid policy")
     @blp.alt_response(404, description="Unknown project")
     @blp.alt_response(409, description="The project has a policy of this name")
-    def post(self, body: dict[str, Any], project_name_or_id: str) -> Any:
+    def post(self, body: PolicyInput, project_name_or_id: str) -> Any:
         """Create a webhook policy in the project."""
         policy = policies.create(project(project_name_or_id), body)
         return created(f"{request.path.rstrip('/')}/{policy.id}")
@@ -69,14 +70,14 @@ class Policy(MethodView):
     @blp.alt_response(404, description="Unknown project, or no such policy in it")
     def get(self, project_name_or_id: str, webhook_policy_id: int) -> Any:
         """Read one webhook policy; auth headers masked."""
-        return policies.redacted(policies.get(project(project_name_or_id), webhook_policy_id))
+        return shown(policies.get(project(project_name_or_id), webhook_policy_id))
 
     @blp.arguments(PolicyBodySchema)
     @blp.response(200, description="Updated")
     @blp.alt_response(400, description="Invalid policy")
     @blp.alt_response(404, description="Unknown project, or no such policy in it")
     @blp.alt_response(409, description="The project has another policy of this name")
-    def put(self, body: dict[str, Any], project_name_or_id: str, webhook_policy_id: int) -> Any:
+    def put(self, body: PolicyInput, project_name_or_id: str, webhook_policy_id: int) -> Any:
         """Replace the policy; ``creator`` and ``creation_time`` are kept. A masked ``auth_header`` or ``secret``
         keeps the stored one of the target at the same index with the same address, and the masked address the
         API shows keeps the stored address. A new ``secret`` keeps the old one signing during the overlap."""
