@@ -1,8 +1,8 @@
-"""Webhook policies: create, read, update, delete and list a project's policies; match them to an event type.
+"""Webhook policies: create, read, update and delete a project's policies; match them to an event type.
 
-Secrets: a target's ``auth_header`` and signing ``secret`` are stored encrypted (``app.services.credentials``)
-and leave this module only masked (``redacted``), as do the tokens an address may carry; no error message
-raised here quotes a credential, nor an address.
+Takes typed input (PolicyInput) and enforces the domain rules. Secrets: a target's ``auth_header`` and
+signing ``secret`` are stored only encrypted (``app.services.credentials``); the API shows them masked;
+no error message raised here quotes a credential, nor an address.
 """
 
 from __future__ import annotations
