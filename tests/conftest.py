@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -107,19 +107,25 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A real Redis for the session (REDIS_URL, or a redis-server started and stopped here)."""
-    with redis_server.redis_url() as url:
-        yield url
+    """A real Redis for the session (REDIS_URL, or a redis-server started and stopped here), its database
+    claimed by the session: a database holding keys the session did not write is refused, never flushed
+    (tests/support/redis_server.py)."""
+    refused = ""
+    try:
+        with redis_server.redis_url() as url:
+            yield url
+    except redis_server.NotOurs as exc:
+        refused = str(exc)
+    if refused:  # outside the except: the message alone, without a chained traceback
+        pytest.fail(refused, pytrace=False)
 
 
 @pytest.fixture
 def redis_db(redis_url: str) -> Iterator[str]:
-    """``redis_url``, emptied before and after the test."""
-    connection = redis.Redis.from_url(redis_url)
-    connection.flushdb()
+    """``redis_url``, emptied before and after the test (only while it carries the session's marker)."""
+    redis_server.flush(redis_url)
     yield redis_url
-    connection.flushdb()
-    connection.close()
+    redis_server.flush(redis_url)
 
 
 @pytest.fixture
@@ -134,3 +140,47 @@ def watch() -> Iterator[connects.Watch]:
     """Every socket connect and DNS lookup of this process during the test (kept on loopback)."""
     with connects.watching() as seen:
         yield seen
+
+
+# --- Under CI a skip of what CI exists to run is a failure -----------------------------------------------
+
+# The parts of the suite that skip themselves when something is missing (TEST_DATABASE_URL, docker-registry,
+# skopeo, a PostgreSQL cluster of our own): locally that is a convenience, on CI it would turn a missing
+# dependency into a green run that tested nothing. Other skips (a platform without IPv6 sockets, a libc
+# that is not glibc) say something about the machine, not about a forgotten dependency, and stay skips.
+MUST_RUN_UNDER_CI = ("e2e", "reliability")
+# Fixtures whose "postgresql" parameter is the PostgreSQL leg of the suite.
+BACKEND_FIXTURES = ("database_url", "e2e_database_url")
+HERE = Path(__file__).resolve().parent
+
+
+def under_ci() -> bool:
+    """CI=true (as GitHub Actions, GitLab CI and most CI systems set it; 1 and yes count too)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def must_not_skip(item: pytest.Item) -> str | None:
+    """Why ``item`` may not be skipped under CI (its category), or None if it may."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and any(callspec.params.get(name) == "postgresql" for name in BACKEND_FIXTURES):
+        return "the PostgreSQL leg"
+    for category in MUST_RUN_UNDER_CI:
+        if item.get_closest_marker(category) is not None or (HERE / category) in item.path.parents:
+            return f"a test marked {category}"
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Under CI, a skipped PostgreSQL leg, end-to-end test or reliability scenario is reported as failed."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail") or not under_ci():
+        return
+    category = must_not_skip(item)
+    if category is None:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    report.outcome = "failed"
+    report.longrepr = f"CI=true and {item.nodeid} is {category}, which CI must run; it was skipped: {reason}"

@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 import redis
+from rq import Queue
 
+from app.queue import QUEUES
 from tests.support import databases, processes
 from tests.support.processes import ROOT, VENV_BIN, clean_env, migrate
 from tests.support.redis_server import binary as redis_server_binary
@@ -137,6 +139,32 @@ class Dockhook:
             processes=[self.process, *watch],
             describe=lambda: self.hook_job(uuid)["status"],
         )
+
+    def drain_and_stop(self, worker: processes.Process, timeout: float = DELIVERY_TIMEOUT) -> None:
+        """Wait (bounded) until no delivery waits in Redis, then stop ``worker`` (SIGTERM: RQ's warm shutdown
+        finishes the job in hand) and wait until it has exited.
+
+        After that nothing can send another webhook (no sweeper runs in these tests), so a count of what the
+        sinks received is final: no sleep "to give a duplicate a chance". A duplicate that was queued has
+        been taken and sent by then; one that was in hand was finished before the worker exited.
+        """
+        connection = redis.Redis.from_url(self.redis_url)
+        try:
+
+            def waiting() -> dict[str, int]:
+                return {name: Queue(name, connection=connection).count for name in QUEUES}
+
+            processes.wait_until(
+                lambda: not any(waiting().values()),
+                timeout=timeout,
+                what="the delivery queues empty",
+                processes=[self.process, worker],
+                describe=waiting,
+            )
+        finally:
+            connection.close()
+        code = worker.stop(timeout=WORKER_STOP_TIMEOUT)
+        assert code == 0, f"the worker did not stop on SIGTERM (exit status {code})\n{worker.log_tail()}"
 
     def hook_jobs(self, project: str, *statuses: str) -> list[dict[str, Any]]:
         """The project's hook jobs (one page of 100), oldest first; only those in ``statuses`` if given."""

@@ -32,8 +32,6 @@ CONTROL_PUSH = "push_v2s2_busybox_1.36"
 ALPINE = "sha256:6e0801e933911f55adeb296638b421b3365c8d9b85dff219f74eb2d5d52add99"
 SECRET = "Bearer e2e-secret"
 READ_TIMEOUT = 1.0
-# After the expected deliveries: how long to keep watching for a duplicate.
-QUIET = 1.0
 
 
 @pytest.fixture
@@ -68,11 +66,6 @@ def received(sink: Sink, count: int, *watch: processes.Process) -> list[Received
     logs = "\n".join(p.log_tail() for p in watch)
     assert len(got) >= count, f"sink got {len(got)} requests, expected {count}\n{logs}"
     return got
-
-
-def settle() -> None:
-    """Give a late duplicate delivery a chance to arrive before counting."""
-    time.sleep(QUIET)
 
 
 def test_a_pushed_artifact_is_delivered_once_with_harbor_payload_and_recorded(
@@ -130,7 +123,7 @@ def test_a_pushed_artifact_is_delivered_once_with_harbor_payload_and_recorded(
         status, _, raw = processes.http_request(dockhook.url + path)
         assert status == 200 and b"e2e-secret" not in raw, path
 
-    settle()
+    dockhook.drain_and_stop(worker)
     assert len(sink.received) == 1, "delivered exactly once"
     assert [j["uuid"] for j in dockhook.hook_jobs("library")] == [hook_id]
 
@@ -155,7 +148,7 @@ def test_self_signed_https_fails_with_tls_error_unless_skip_cert_verify(
     skip = jobs["skip"]
     assert (skip["status"], [a["status_code"] for a in skip["attempts"]]) == ("success", [200])
 
-    settle()
+    dockhook.drain_and_stop(worker)
     assert [r.headers["webhook-id"] for r in https_sink.received] == [skip["uuid"]], "nothing from verify policies"
 
 
@@ -172,7 +165,7 @@ def test_three_policies_with_two_targets_fan_out_to_six_deliveries(
         jobs = dockhook.wait_final("library", 6, watch=[worker])
         assert [j["status"] for j in jobs] == ["success"] * 6, [(j["policy_name"], j["last_error"]) for j in jobs]
         assert sorted(j["policy_name"] for j in jobs) == ["a", "a", "b", "b", "c", "c"]
-        settle()
+        dockhook.drain_and_stop(worker)
         assert (len(first.received), len(second.received)) == (3, 3)
         ids = [r.headers["webhook-id"] for r in first.received + second.received]
         assert len(set(ids)) == 6
@@ -218,7 +211,7 @@ def test_failing_targets_end_in_error_with_the_failure_class(dockhook: Dockhook,
         assert jobs["status-500"]["attempts"][0]["response_body"] == "boom"
         assert READ_TIMEOUT * 1000 <= jobs["slow"]["attempts"][0]["duration_ms"] < (READ_TIMEOUT + 1.5) * 1000
 
-        settle()
+        dockhook.drain_and_stop(worker)
         assert len(failing.received) == 1, "one attempt: retries are off here"
         assert len(slow.received) == 1, "one attempt: retries are off here"
     finally:

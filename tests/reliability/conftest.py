@@ -1,7 +1,8 @@
 """Reliability fixtures: a throwaway PostgreSQL database, a Redis and a Dockhook stack of each test's own,
 webhook targets, and the figures every scenario measured (printed at the end of the run).
 
-The suite needs PostgreSQL (TEST_DATABASE_URL); without it every test is skipped. Every process is
+The suite needs PostgreSQL (TEST_DATABASE_URL); without it every test is skipped (under CI=true each such
+skip is a failure: tests/conftest.py). Every process is
 started by a fixture and stopped by PID at teardown, in order: sender, Dockhook (sweeper, workers,
 gunicorn), Redis, then the database is dropped.
 """

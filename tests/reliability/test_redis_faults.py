@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.reliability.conftest import Scenario
-from tests.reliability.harness import slow, wait_for
+from tests.reliability.harness import DRAIN_TIMEOUT, receipts, slow, wait_for
 
 
 def test_flushall_mid_run_loses_nothing(scenario: Scenario) -> None:
@@ -72,9 +72,35 @@ def test_a_busy_worker_survives_a_redis_restart(scenario: Scenario) -> None:
     stack.create_policy([target.url])
     sender = scenario.sender(stack, count=3, rate=10, within=20)
     sender.start()
-    wait_for(stack.busy_worker, timeout=10, what="the worker busy with a delivery", interval=0.02)
+
+    def in_hand() -> str | None:
+        """The webhook-id the one worker is delivering now (its POST is at the target for 1.5 s)."""
+        if stack.busy_worker() is None or not target.received:
+            return None
+        return target.received[-1].headers["webhook-id"]
+
+    busy_with = wait_for(in_hand, timeout=10, what="the worker busy with a delivery", interval=0.02)
     stack.redis.stop()
-    time.sleep(2.5)
+    time.sleep(2.5)  # the fault: Redis down while that delivery ends (not a wait for a condition)
     stack.redis.start()
+    restarted_at = time.monotonic()
     sender.join(timeout=20)
     assert not stack.worker_exits, f"workers exited: {stack.worker_exits}"
+
+    # Every event's webhook reaches the target: the one in hand when Redis stopped, and the ones the
+    # restart made Redis forget (the sweeper enqueues them again).
+    def all_received() -> bool:
+        jobs = stack.jobs()
+        return len(jobs) == 3 and all(receipts([target])[job.uuid] >= 1 for job in jobs)
+
+    wait_for(all_received, timeout=DRAIN_TIMEOUT, what="a webhook of each of the 3 hook jobs at the target")
+    result, jobs, attempts = scenario.verify(
+        "redis_restart_busy_worker", stack, sender, [target], fault_end=restarted_at, expected_jobs=3
+    )
+    (job,) = [j for j in jobs if j.uuid == busy_with]
+    outcome = [(a.number, a.status_code, a.error_class) for a in attempts if a.hook_job_id == job.id]
+    assert (job.status, job.attempt_count, outcome) == ("success", 1, [(1, 200, "")]), (
+        "the delivery that ended while Redis was down was recorded once, as a success, and not sent again"
+    )
+    assert receipts([target])[busy_with] == 1
+    assert result.worker_lost == 0, "no worker was lost: the busy one reconnected"

@@ -37,11 +37,20 @@ def index() -> dict[str, Any]:
 
 
 def deliveries(scenario: str) -> list[Delivery]:
-    """Every POST of ``scenario`` in the order the registry sent them (empty if it sent none)."""
+    """Every POST of ``scenario`` in the order the registry sent them (empty if it sent none).
+
+    Raises FileNotFoundError naming the file when the scenario has no capture (a misspelt name must
+    not replay nothing and pass), and fails when the capture holds another number of POSTs than
+    index.json says the registry sent.
+    """
     path = FIXTURES / "raw" / f"{scenario}.jsonl"
-    if not path.exists():
-        return []
-    return list(_read(scenario, path))
+    if not path.is_file():
+        raise FileNotFoundError(f"no capture of registry scenario {scenario!r}: {path} does not exist")
+    found = list(_read(scenario, path))
+    expected = index().get(scenario, {}).get("deliveries")
+    assert expected is not None, f"{scenario!r} is not a scenario of {FIXTURES / 'index.json'}"
+    assert len(found) == expected, f"{path}: {len(found)} deliveries, index.json says the registry sent {expected}"
+    return found
 
 
 def _read(scenario: str, path: Path) -> Iterator[Delivery]:
