@@ -26,7 +26,8 @@ def deliver(hook_job_id: int) -> str:
     """Deliver hook job ``hook_job_id`` once (runs in an RQ worker with the app context pushed).
 
     Idempotent: a job that is final or already running elsewhere is left alone ("skipped").
-    Returns what happened: "success", "retry" (scheduled) or "fail". Raises only for database
+    Returns what happened: "success", "retry" (scheduled), "fail", or "stale" (the attempt was recorded but a
+    newer attempt or a stop owns the job). Raises only for database
     errors (RQ records those, and the job's lease lets the sweeper recover it).
     """
     settings = current_settings()
@@ -39,8 +40,11 @@ def deliver(hook_job_id: int) -> str:
             return "skipped"
         # The target's current credentials, read now: a retry after a credential change sends the new ones.
         target = credentials.for_job(job, clock.now())
-        # Detached: its loaded values stay readable even if a rollback below expires the session.
+        # Detached: its loaded values stay readable after the transaction ends.
         db.session.expunge(job)
+        # End the reads' transaction before the POST: no snapshot (PostgreSQL) and no write lock (SQLite
+        # begins every transaction IMMEDIATE) may be held while a target takes its time to answer.
+        db.session.commit()
         if target is None:
             result = hook_jobs.AttemptResult(
                 started_at=clock.now(),
@@ -76,7 +80,7 @@ def deliver(hook_job_id: int) -> str:
 def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:
     decision = _record(job, result, settings, deadline)
     log.info(
-        "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)",
+        "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)%s",
         job.id,
         job.uuid,
         job.attempt_count,
@@ -84,8 +88,9 @@ def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, d
         result.duration_ms,
         decision.action,
         decision.reason,
+        "" if decision.applied else "; recorded only: a newer attempt or a stop owns the job now",
     )
-    return decision.action
+    return decision.action if decision.applied else "stale"
 
 
 def _record(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> Decision:

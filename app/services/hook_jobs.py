@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,7 +200,7 @@ def finish_attempt(
     if applied and decision.disable_target and job.policy_id is not None:
         _disable_target(job, f"{decision.reason} at {now.isoformat()}")
     db.session.commit()
-    return decision
+    return decision if applied else replace(decision, applied=False)
 
 
 # What an attempt led to, in the words of the job statuses.

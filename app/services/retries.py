@@ -39,6 +39,8 @@ class Decision:
     delay: float = 0.0
     disable_target: bool = False
     reason: str = ""
+    # False when the attempt finished too late to change the job (its lease was taken over, or it was stopped).
+    applied: bool = True
 
 
 def decide(
