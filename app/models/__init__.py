@@ -2,7 +2,7 @@
 
 from app.models.access_log import AccessLog
 from app.models.artifact import Artifact, Tag
-from app.models.base import Base, utcnow
+from app.models.base import Base
 from app.models.configuration import Configuration
 from app.models.event import Event
 from app.models.hook_job import FINAL_STATUSES, HookAttempt, HookJob, HookJobStatus
@@ -24,5 +24,4 @@ __all__ = [
     "Repository",
     "Tag",
     "WebhookPolicy",
-    "utcnow",
 ]

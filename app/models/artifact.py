@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app import clock
+from app.models.base import Base, UTCDateTime
 
 
 class Artifact(Base):
@@ -26,7 +27,7 @@ class Artifact(Base):
     push_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pull_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class Tag(Base):

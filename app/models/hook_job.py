@@ -11,7 +11,8 @@ from sqlalchemy import JSON, Boolean, Dialect, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app import clock
+from app.models.base import Base, UTCDateTime
 
 
 class HookJobStatus(StrEnum):
@@ -83,8 +84,8 @@ class HookJob(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(Text, default="")
     final_reason: Mapped[str] = mapped_column(Text, default="")
-    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

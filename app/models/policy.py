@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app import clock
+from app.models.base import Base, UTCDateTime
 
 
 class WebhookPolicy(Base):
@@ -31,5 +32,5 @@ class WebhookPolicy(Base):
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     creator: Mapped[str] = mapped_column(String(255), default="")
-    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app import clock
+from app.models.base import Base, UTCDateTime
 
 
 class Repository(Base):
@@ -20,5 +21,5 @@ class Repository(Base):
     push_count: Mapped[int] = mapped_column(Integer, default=0)
     last_push_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_pull_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import clock
 from app.extensions import current_settings, db
-from app.models import HookAttempt, HookJob, utcnow
+from app.models import HookAttempt, HookJob
 from app.services import hook_jobs
 from jobs.deliver import deliver
 from jobs.sweep import sweep_once
@@ -37,7 +37,7 @@ class FakeClock:
     """Time that only moves when the test says so."""
 
     def __init__(self) -> None:
-        self.now = utcnow()
+        self.now = clock.system_now()
 
     def __call__(self) -> datetime:
         return self.now

@@ -13,8 +13,9 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.extensions import db
-from app.models import Base, Event, HookJob, WebhookPolicy, utcnow
+from app.models import Base, Event, HookJob, WebhookPolicy
 from app.services import credentials, projects
 from tests.support import databases
 
@@ -67,7 +68,7 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
         }
         owner = projects.ensure("library")
         policy = WebhookPolicy(project_id=owner.id, name="old", event_types=["PUSH_ARTIFACT"], targets=[clear])
-        event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=utcnow(), data={})
+        event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=clock.system_now(), data={})
         db.session.add_all([policy, event])
         db.session.flush()
         job = HookJob(

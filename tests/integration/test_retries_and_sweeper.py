@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import current_settings, db
-from app.models import HookAttempt, HookJob, WebhookPolicy, utcnow
+from app.models import HookAttempt, HookJob, WebhookPolicy
 from app.services import hook_jobs
 from jobs.sweep import sweep_once
 from tests.integration.test_delivery import add_policy, attempts, jobs, push, work
@@ -32,7 +32,7 @@ class FakeClock:
     """Time that only moves when the test says so."""
 
     def __init__(self) -> None:
-        self.now = utcnow()
+        self.now = clock.system_now()
 
     def __call__(self) -> datetime:
         return self.now
