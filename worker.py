@@ -23,6 +23,16 @@ HEALTHY_RUN = 60.0
 log = logging.getLogger("worker")
 
 
+def reconnect_wait(backoff: float, ran_for: float) -> tuple[float, float]:
+    """How long to wait before the next worker loop, and the backoff after that.
+
+    Doubles up to RECONNECT_MAX while Redis keeps failing; a loop that ran HEALTHY_RUN seconds or more
+    starts the series over, so an outage hours after the last one waits briefly again.
+    """
+    wait = RECONNECT_MIN if ran_for >= HEALTHY_RUN else backoff
+    return wait, min(wait * 2, RECONNECT_MAX)
+
+
 def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = None) -> bool:
     """Work the Dockhook queues until stopped (or until empty with ``burst``).
 
@@ -47,11 +57,9 @@ def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = 
             with app.app_context():
                 return bool(worker.work(burst=burst, with_scheduler=False))
         except CONNECTION_LOST as exc:
-            if time.monotonic() - started >= HEALTHY_RUN:
-                backoff = RECONNECT_MIN
-            log.warning("worker lost Redis (%s); reconnecting in %.1f s", exc, backoff)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, RECONNECT_MAX)
+            wait, backoff = reconnect_wait(backoff, time.monotonic() - started)
+            log.warning("worker lost Redis (%s); reconnecting in %.1f s", exc, wait)
+            time.sleep(wait)
             # The old registration may still look alive in Redis; a new loop takes a fresh name.
             name = None
 
