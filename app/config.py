@@ -55,6 +55,8 @@ class Settings:
     secret_keys: tuple[str, ...] = ()
     allowed_target_networks: tuple[IPNetwork, ...] = ()
     secret_rotation_overlap: int = 86400
+    max_targets: int = 20
+    max_api_body_bytes: int = 1024 * 1024
     # Answers DNS for target names instead of the system resolver: a boundary tests own (never from the env).
     resolver: Resolver | None = None
 
@@ -96,6 +98,8 @@ class Settings:
             "secret_keys": _secret_keys(env.get("DOCKHOOK_SECRET_KEYS")),
             "allowed_target_networks": _networks(env.get("DOCKHOOK_ALLOWED_TARGET_NETWORKS")),
             "secret_rotation_overlap": _duration(env, "DOCKHOOK_SECRET_ROTATION_OVERLAP", 86400),
+            "max_targets": _positive_int(env, "DOCKHOOK_MAX_TARGETS", 20),
+            "max_api_body_bytes": _positive_int(env, "DOCKHOOK_MAX_API_BODY_BYTES", 1024 * 1024),
         }
         values.update(overrides)
         if not values["secret_keys"]:
