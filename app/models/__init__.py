@@ -6,7 +6,7 @@ from app.models.base import Base
 from app.models.configuration import Configuration
 from app.models.event import Event
 from app.models.hook_job import FINAL_STATUSES, HookAttempt, HookJob, HookJobStatus
-from app.models.policy import WebhookPolicy
+from app.models.policy import PolicyEventType, WebhookPolicy
 from app.models.project import Project
 from app.models.repository import Repository
 
@@ -20,6 +20,7 @@ __all__ = [
     "HookAttempt",
     "HookJob",
     "HookJobStatus",
+    "PolicyEventType",
     "Project",
     "Repository",
     "Tag",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app import clock
 from app.models.base import Base, UTCDateTime
@@ -34,3 +34,20 @@ class WebhookPolicy(Base):
     creator: Mapped[str] = mapped_column(String(255), default="")
     creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+    # One row per subscribed event type, kept in step with ``event_types``: matching an event is an index
+    # lookup, whatever the size or number of the project's other policies.
+    subscriptions: Mapped[list[PolicyEventType]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+    @validates("event_types")
+    def _subscribe(self, _key: str, event_types: list[str]) -> list[str]:
+        self.subscriptions = [PolicyEventType(event_type=t) for t in dict.fromkeys(event_types)]
+        return event_types
+
+
+class PolicyEventType(Base):
+    """A policy's subscription to one event type (the index of ``WebhookPolicy.event_types``)."""
+
+    __tablename__ = "policy_event_types"
+
+    policy_id: Mapped[int] = mapped_column(ForeignKey("webhook_policies.id", ondelete="CASCADE"), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from app import clock, netguard, queue, redact
 from app.broker.topics import CHART_TYPES, EVENT_TYPES, UnknownTopicError, canonical
 from app.extensions import current_settings, db
-from app.models import HookJob, Project, WebhookPolicy
+from app.models import HookJob, PolicyEventType, Project, WebhookPolicy
 from app.services import credentials, hook_jobs, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
@@ -67,13 +67,23 @@ class PolicyInput:
 
 
 def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
-    """The project's enabled policies subscribed to ``event_type`` (a canonical 2.x name), oldest first."""
-    policies = db.session.scalars(
-        select(WebhookPolicy)
-        .where(WebhookPolicy.project_id == project_id, WebhookPolicy.enabled.is_(True))
-        .order_by(WebhookPolicy.id)
+    """The project's enabled policies subscribed to ``event_type`` (a canonical 2.x name), oldest first.
+
+    Matched in SQL through ``policy_event_types``: only the matching policies are read, so the cost does
+    not grow with other projects' policies, nor with this project's policies that do not match.
+    """
+    return list(
+        db.session.scalars(
+            select(WebhookPolicy)
+            .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
+            .where(
+                WebhookPolicy.project_id == project_id,
+                WebhookPolicy.enabled.is_(True),
+                PolicyEventType.event_type == event_type,
+            )
+            .order_by(WebhookPolicy.id)
+        )
     )
-    return [p for p in policies if event_type in p.event_types]
 
 
 def get(project: Project, policy_id: int) -> WebhookPolicy:

@@ -10,12 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.extensions import db
-from app.models import Base, Event, HookJob, WebhookPolicy
+from app.models import Base, Event, HookJob, PolicyEventType, WebhookPolicy
 from app.services import credentials, projects
 from tests.support import databases
 
@@ -67,14 +67,28 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
             "secret": CLEAR_SECRET,
         }
         owner = projects.ensure("library")
-        policy = WebhookPolicy(project_id=owner.id, name="old", event_types=["PUSH_ARTIFACT"], targets=[clear])
-        event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=clock.system_now(), data={})
-        db.session.add_all([policy, event])
+        # As 0003's schema has it: a plain row (later revisions add tables the model writes to).
+        now = clock.system_now()
+        policy_id = db.session.execute(
+            insert(WebhookPolicy.__table__).values(
+                project_id=owner.id,
+                name="old",
+                description="",
+                enabled=True,
+                event_types=["PUSH_ARTIFACT"],
+                targets=[clear],
+                creator="",
+                creation_time=now,
+                update_time=now,
+            )
+        ).inserted_primary_key[0]
+        event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=now, data={})
+        db.session.add(event)
         db.session.flush()
         job = HookJob(
             event_id=event.id,
             project_id=owner.id,
-            policy_id=policy.id,
+            policy_id=policy_id,
             event_type="PUSH_ARTIFACT",
             notify_type="http",
             target=dict(clear),
@@ -83,7 +97,7 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
         )
         db.session.add(job)
         db.session.flush()
-        policy_id, job_id = policy.id, job.id
+        job_id = job.id
         db.session.commit()
         db.session.close()  # SQLite: no transaction of ours may hold the file while Alembic writes
 
@@ -95,6 +109,8 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
         assert "auth_header" not in stored and "secret" not in stored
         assert db.session.get(HookJob, job_id).target == {"type": "http", "address": clear["address"]}
         assert credentials.startup_problem() is None, "the migration records the key check"
+        subscribed = db.session.execute(select(PolicyEventType.policy_id, PolicyEventType.event_type)).all()
+        assert [tuple(row) for row in subscribed] == [(policy_id, "PUSH_ARTIFACT")], "0006 indexes the event types"
         db.session.commit()
         db.session.close()
         if database_url.startswith("sqlite"):

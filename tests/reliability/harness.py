@@ -827,7 +827,7 @@ def verify(
         losses=len(unreceived) + len(acked_unrecorded) + len(not_final) + len(not_success),
         drain_s=round(done - drained_from, 2),
         total_s=round(time.monotonic() - started, 1) if started else 0.0,
-        statuses=dict(Counter(j.status for j in jobs)),
+        statuses=dict(Counter(str(j.status) for j in jobs)),
         notes={**(notes or {}), **stack.sweeper_totals()},
     )
     if stats.refused:
