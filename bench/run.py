@@ -24,7 +24,7 @@ import redis
 from sqlalchemy import text
 
 from app.extensions import db
-from bench import delivery, harness, memory, receiver
+from bench import delivery, harness, memory, receiver, scaling
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -107,6 +107,17 @@ def _memory_table(title: str, result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scaling_table(title: str, result: dict[str, Any], seconds: bool = False) -> list[str]:
+    head = f"  {'scenario':<48}{'events/s':>10}{'mean ms':>9}" + (f"{'events':>8}{'s':>7}" if seconds else "")
+    lines = [title, head + f"{'ratio':>8}"]
+    for name, scenario in result["scenarios"].items():
+        m = scenario["median"]
+        label = scenario["label"] + (" [baseline]" if name == result["baseline"] else "")
+        extra = f"{m['events']:>8.0f}{m['seconds']:>7.2f}" if seconds else ""
+        lines.append(f"  {label:<48}{m['per_s']:>10.0f}{_cell(m['mean_ms']):>9}{extra}{_cell(scenario['ratio']):>8}")
+    return lines
+
+
 def _redis_lines(result: dict[str, Any]) -> list[str]:
     lines = [f"  {'Redis used_memory per hook job':<58}{'bytes':>10}{'ratio':>8}"]
     for name, scenario in result["scenarios"].items():
@@ -139,6 +150,10 @@ def table(results: dict[str, Any], output: Path) -> str:
             f"memory: fresh process, {s['memory_requests']} notifications (RSS), {s['memory_traced']} (tracemalloc)",
             parts["memory"],
         )
+        lines += _scaling_table(
+            f"per-event cost against other policies: {s['scaling_events']} pushes per round", parts["policies"]
+        )
+        lines += _scaling_table("one envelope at the 1 MiB body limit", parts["envelope"], seconds=True)
     lines += ["", f"total run time {results['duration_s']:.0f} s; figures in {_shown(output)}"]
     return "\n".join(lines)
 
@@ -193,6 +208,8 @@ def bench_backend(backend: str, redis_url: str, args: argparse.Namespace) -> dic
             memories = memory.run(
                 app, database_url, redis_url, sink.url, args.memory_requests, args.memory_traced, args.rounds
             )
+            step(f"scaling, {args.rounds} x (0/100/10,000 other policies, the 1 MiB envelope)")
+            per_event, envelopes = scaling.run(app, redis_url, sink.url, args.scaling_events, args.rounds)
             result = {
                 "server": _server(database_url),
                 "delivery_jobs": deliveries["raw"][0].count,
@@ -204,6 +221,8 @@ def bench_backend(backend: str, redis_url: str, args: argparse.Namespace) -> dic
                 ),
                 "delivery_redis_memory": summarise(redis_memory, delivery.REDIS_LABELS, "queued", "b_per_job"),
                 "memory": summarise(memories, receiver.LABELS, "blob", "rss_peak_growth_kib"),
+                "policies": summarise(per_event, scaling.POLICY_LABELS, "others_0", "mean_ms"),
+                "envelope": summarise(envelopes, scaling.ENVELOPE_LABELS, "blob", "mean_ms"),
             }
             with app.app_context():
                 db.session.remove()
@@ -220,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=600, help="hook jobs per delivery measurement (multiple of 6)")
     parser.add_argument("--memory-requests", type=int, default=500, help="notifications per RSS measurement")
     parser.add_argument("--memory-traced", type=int, default=100, help="notifications per tracemalloc measurement")
+    parser.add_argument("--scaling-events", type=int, default=100, help="pushes per other-policies measurement")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append", help="default: all available")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app import clock
@@ -40,14 +40,24 @@ class WebhookPolicy(Base):
 
     @validates("event_types")
     def _subscribe(self, _key: str, event_types: list[str]) -> list[str]:
-        self.subscriptions = [PolicyEventType(event_type=t) for t in dict.fromkeys(event_types)]
+        project_id = self.project_id
+        self.subscriptions = [PolicyEventType(event_type=t, project_id=project_id) for t in dict.fromkeys(event_types)]
         return event_types
+
+    @validates("project_id")
+    def _move_subscriptions(self, _key: str, project_id: int) -> int:
+        for subscription in self.__dict__.get("subscriptions", []):
+            subscription.project_id = project_id
+        return project_id
 
 
 class PolicyEventType(Base):
-    """A policy's subscription to one event type (the index of ``WebhookPolicy.event_types``)."""
+    """A policy's subscription to one event type (the index of ``WebhookPolicy.event_types``), with the
+    policy's project, so that matching reads exactly the subscriptions of one (project, event type)."""
 
     __tablename__ = "policy_event_types"
+    __table_args__ = (Index("ix_policy_event_types_project_type", "project_id", "event_type"),)
 
     policy_id: Mapped[int] = mapped_column(ForeignKey("webhook_policies.id", ondelete="CASCADE"), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -77,9 +77,9 @@ def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
             select(WebhookPolicy)
             .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
             .where(
-                WebhookPolicy.project_id == project_id,
-                WebhookPolicy.enabled.is_(True),
+                PolicyEventType.project_id == project_id,
                 PolicyEventType.event_type == event_type,
+                WebhookPolicy.enabled.is_(True),
             )
             .order_by(WebhookPolicy.id)
         )
