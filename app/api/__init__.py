@@ -12,6 +12,7 @@ from app.api.hook_jobs.views import blp_v1 as hook_jobs_v1_blp
 from app.api.logs.views import blp as logs_blp
 from app.api.notifications import document as document_receiver
 from app.api.projects.views import blp as projects_blp
+from app.api.rejected.views import blp as rejected_blp
 from app.api.webhooks.views import blp as webhooks_blp
 from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
 
@@ -33,6 +34,7 @@ def init_api(app: Flask) -> HarborApi:
         configurations_blp,
         hook_jobs_blp,
         hook_jobs_v1_blp,
+        rejected_blp,
     ):
         api.register_blueprint(blueprint)
     document_receiver(app, api.spec, "HarborError")

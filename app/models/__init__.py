@@ -8,6 +8,7 @@ from app.models.event import Event
 from app.models.hook_job import FINAL_STATUSES, HookAttempt, HookJob, HookJobStatus
 from app.models.policy import PolicyEventType, WebhookPolicy
 from app.models.project import Project
+from app.models.rejected_notification import RejectedNotification
 from app.models.repository import Repository
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "HookJobStatus",
     "PolicyEventType",
     "Project",
+    "RejectedNotification",
     "Repository",
     "Tag",
     "WebhookPolicy",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Operation = Literal["push", "pull", "delete"]
 
@@ -28,3 +28,5 @@ class RegistryAction:
     registry_host: str = ""
     # False for a manifest pushed by digest alone (a child of an index): recorded, not published.
     publish: bool = True
+    # The event as the registry sent it (decoded JSON), kept aside with a reason if it cannot be recorded.
+    raw_event: Any = field(default=None, compare=False, repr=False)

@@ -49,7 +49,7 @@ def classify(event: dict[str, Any], rules: FilterRules, received_at: datetime) -
             return "repository delete"
         operation = "delete"
     else:
-        return f"unknown action {action!r}"
+        return f"unknown action {action[:32]!r}"
     if not target["repository"]:
         return "no repository"
     user_agent = request["useragent"]

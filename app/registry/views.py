@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -15,12 +14,14 @@ from app import bearer, clock
 from app.config import Settings
 from app.errors import error_response, from_service_error
 from app.extensions import current_broker, current_settings
+from app.registry import bounds
 from app.registry.actions import RegistryAction
 from app.registry.filter import FilterRules, classify
-from app.registry.schemas import load_envelope
+from app.registry.schemas import LoadedEvent, load_envelope, parse_body
 from app.services import hook_jobs, registry_events
 from app.services.errors import DatabaseUnavailable
 from app.services.registry_events import RecordRules
+from app.services.rejected import Rejection
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,12 @@ _GATE = "dockhook.refused_notifications"
 
 @bp.post("/service/notifications")
 def receive() -> Response:
-    """Record a notification envelope, then answer 200; 503 (the registry retries) if nothing could be recorded."""
+    """Record a notification envelope, then answer 200; 503 (the registry retries) if nothing could be recorded.
+
+    Only a body that is not a notification envelope is refused (4xx). An event that cannot be recorded is kept
+    aside with its reason (GET /api/v2.0/notifications/rejected) and counted as ignored: the registry retries
+    an envelope it did not take forever, in order, so one bad event must not hold up the others.
+    """
     settings = current_settings()
     envelope = _read_envelope(settings)
     if isinstance(envelope, Response):
@@ -50,7 +56,7 @@ def receive() -> Response:
     return _record(envelope, settings)
 
 
-def _read_envelope(settings: Settings) -> list[dict[str, Any]] | Response:
+def _read_envelope(settings: Settings) -> list[LoadedEvent | Rejection] | Response:
     """The envelope's parsed events, or the 4xx that says why there are none (nothing is recorded then)."""
     if settings.notify_token is not None and not bearer.matches(
         request.headers.get("Authorization", ""), settings.notify_token
@@ -73,33 +79,43 @@ def _read_envelope(settings: Settings) -> list[dict[str, Any]] | Response:
     if len(body) > limit:
         return error_response(413, f"body is over the {limit}-byte limit")
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return error_response(400, f"body is not valid JSON: {exc}")
+        document = parse_body(body)
+    except ValueError as exc:
+        return error_response(400, str(exc))
     try:
         return load_envelope(document)
     except ValueError as exc:
         return error_response(400, f"not a registry notification envelope: {exc}")
 
 
-def _record(events: list[dict[str, Any]], settings: Settings) -> Response:
-    """Filter and record the events in one transaction, then enqueue; the registry's answer."""
+def _record(events: list[LoadedEvent | Rejection], settings: Settings) -> Response:
+    """Filter, check and record the events in one transaction, then enqueue; the registry's answer."""
     received_at = clock.now()
     rules = FilterRules(frozenset(settings.pull_ua_denylist), settings.publish_untagged_pushes)
     actions: list[RegistryAction] = []
+    rejections: list[Rejection] = []
     dropped = 0
-    for event in events:
-        kept = classify(event, rules, received_at)
+    for loaded in events:
+        if isinstance(loaded, Rejection):
+            rejections.append(loaded)
+            continue
+        kept = classify(loaded.event, rules, received_at)
         if isinstance(kept, str):
             dropped += 1
-            log.debug("registry event %s dropped: %s", event["id"], kept)
-        else:
-            actions.append(kept)
+            log.debug("registry event %r dropped: %s", loaded.event["id"][:64], kept)
+            continue
+        problem = bounds.problem(kept)
+        if problem is not None:
+            rejections.append(Rejection(problem, loaded.raw))
+            continue
+        actions.append(replace(kept, raw_event=loaded.raw))
     try:
         outcome = registry_events.record(
             actions,
             RecordRules(settings.default_project, settings.auto_create_projects),
             current_broker(),
+            rejections,
+            request.remote_addr or "",
         )
     except DatabaseUnavailable as exc:
         log.error("database unavailable, answered 503 so the registry re-sends: %s", exc)
@@ -108,13 +124,15 @@ def _record(events: list[dict[str, Any]], settings: Settings) -> Response:
         return response
     # Commit, then enqueue: Redis being down leaves the rows pending, never fails the registry.
     enqueued = hook_jobs.enqueue_new(settings.redis_url, settings.job_timeout)
-    if current_app.debug or outcome.recorded:
+    if current_app.debug or outcome.recorded or outcome.rejected:
         log.info(
-            "notification: %d events, %d recorded, %d duplicate, %d dropped, published %s, %d hook jobs enqueued",
+            "notification: %d events, %d recorded, %d duplicate, %d dropped, %d rejected, published %s, "
+            "%d hook jobs enqueued",
             len(events),
             outcome.recorded,
             outcome.duplicates,
             dropped,
+            outcome.rejected,
             outcome.published,
             enqueued,
         )
@@ -123,7 +141,7 @@ def _record(events: list[dict[str, Any]], settings: Settings) -> Response:
             "received": len(events),
             "recorded": outcome.recorded,
             "duplicates": outcome.duplicates,
-            "ignored": dropped + outcome.skipped,
+            "ignored": dropped + outcome.rejected,
             "published": outcome.published,
         }
     )

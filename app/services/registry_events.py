@@ -4,16 +4,21 @@ The receiver parses and filters an envelope into :class:`RegistryAction` values;
 turns them into rows. The registry re-sends an event (same id) whenever our answer is slow, so
 every kept event writes exactly one access-log row whose ``registry_event_id`` is unique: that
 row is the dedupe key, and the unique index settles a race between two concurrent re-sends.
+
+An event that cannot be recorded (rejected by the receiver, or of an unknown project while projects are not
+created on first sight) is kept aside in the same transaction (app.services.rejected): the registry retries an
+envelope it did not take forever, in order, so one such event must never fail the others.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from app.broker import Broker, Topic
 from app.broker.events import ArtifactEvent
@@ -21,20 +26,22 @@ from app.extensions import db
 from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
 from app.naming import split_repository
 from app.registry.actions import RegistryAction
-from app.services import hook_jobs, projects
+from app.services import hook_jobs, projects, rejected
 from app.services.db import is_outage
 from app.services.errors import DatabaseUnavailable
+from app.services.rejected import Rejection
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RecordOutcome:
-    """What :func:`record` did with an envelope's kept events."""
+    """What :func:`record` did with an envelope's kept and rejected events."""
 
     recorded: int = 0
     duplicates: int = 0
-    skipped: int = 0
+    # Events kept aside (new rows, or re-sends of events kept aside before).
+    rejected: int = 0
     published: list[str] = field(default_factory=list)
 
 
@@ -47,25 +54,49 @@ class RecordRules:
 _CONCURRENT_RETRIES = 3
 
 
-def record(actions: list[RegistryAction], rules: RecordRules, broker: Broker) -> RecordOutcome:
-    """Record ``actions`` and publish their events in one transaction, then commit.
+def record(
+    actions: list[RegistryAction],
+    rules: RecordRules,
+    broker: Broker,
+    rejections: Sequence[Rejection] = (),
+    source_address: str = "",
+) -> RecordOutcome:
+    """Record ``actions``, publish their events and keep ``rejections`` aside, in one transaction; commit.
 
-    Idempotent per ``event_id``: an id already recorded (or repeated in ``actions``) counts as a
-    duplicate and changes nothing. Raises DatabaseUnavailable when the database cannot be reached
-    or cannot commit; in that case nothing was recorded.
+    Idempotent per ``event_id``: an id already recorded (or repeated in ``actions``) counts as a duplicate and
+    changes nothing; a rejected event kept before is not kept twice. An action of an unknown project is kept
+    aside when ``rules`` do not create projects. Should the database still refuse what the receiver checked (a
+    bug, not an outage), every action of the envelope is kept aside instead, so the registry is not blocked.
+    Raises DatabaseUnavailable when the database cannot be reached or cannot commit; nothing was recorded then.
     """
-    if not actions:
+    if not actions and not rejections:
         return RecordOutcome()
+    try:
+        return _transaction(lambda: _record_once(actions, rules, broker, rejections, source_address))
+    except (DataError, IntegrityError) as exc:
+        refused: DBAPIError = exc
+    log.error(
+        "the database refused an envelope the receiver had checked; its %d events are kept aside",
+        len(actions),
+        exc_info=refused,
+    )
+    reason = f"the database refused to record it ({type(refused.orig).__name__}); see the receiver's log"
+    aside = [*rejections, *(Rejection(reason, action.raw_event) for action in actions)]
+    return _transaction(lambda: _keep_aside(aside, source_address))
+
+
+def _transaction(work: Callable[[], RecordOutcome]) -> RecordOutcome:
     for attempt in range(_CONCURRENT_RETRIES):
         try:
-            outcome = _record_once(actions, rules, broker)
+            outcome = work()
             hook_jobs.seal_new()
             db.session.commit()
             return outcome
         except IntegrityError:
             hook_jobs.forget_new()
             # Another process recorded one of these events (or created the same project or
-            # repository) between our read and our write: retry; the dedupe read now sees it.
+            # repository, or kept the same rejected event) between our read and our write:
+            # retry; the dedupe read now sees it.
             db.session.rollback()
             if attempt == _CONCURRENT_RETRIES - 1:
                 raise
@@ -78,10 +109,26 @@ def record(actions: list[RegistryAction], rules: RecordRules, broker: Broker) ->
     raise AssertionError("unreachable")
 
 
-def _record_once(actions: list[RegistryAction], rules: RecordRules, broker: Broker) -> RecordOutcome:
+def _keep_aside(aside: Sequence[Rejection], source_address: str) -> RecordOutcome:
+    rejected.keep(aside, source_address)
+    return RecordOutcome(rejected=len(aside))
+
+
+def _record_once(
+    actions: list[RegistryAction],
+    rules: RecordRules,
+    broker: Broker,
+    rejections: Sequence[Rejection],
+    source_address: str,
+) -> RecordOutcome:
     outcome = RecordOutcome()
+    aside = list(rejections)
     ids = {action.event_id for action in actions}
-    seen = set(db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(ids))))
+    seen = (
+        set(db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(ids))))
+        if ids
+        else set()
+    )
     project_cache: dict[str, Project | None] = {}
     for action in actions:
         if action.event_id in seen:
@@ -93,8 +140,8 @@ def _record_once(actions: list[RegistryAction], rules: RecordRules, broker: Brok
             project_cache[project_name] = _project(project_name, rules)
         project = project_cache[project_name]
         if project is None:
-            log.warning("event %s: project %s does not exist; not recorded", action.event_id, project_name)
-            outcome.skipped += 1
+            reason = f"project {project_name} does not exist, and projects are not created on first sight"
+            aside.append(Rejection(f"{reason} (DOCKHOOK_AUTO_CREATE_PROJECTS=false)", action.raw_event))
             continue
         repository = _repository(project, repo_name)
         entry = AccessLog(
@@ -115,6 +162,9 @@ def _record_once(actions: list[RegistryAction], rules: RecordRules, broker: Brok
             broker.publish(event.type, event)
             outcome.published.append(str(event.type))
         outcome.recorded += 1
+    if aside:
+        rejected.keep(aside, source_address)
+    outcome.rejected = len(aside)
     db.session.flush()
     return outcome
 

@@ -1,4 +1,5 @@
-"""Bad notifications get a clear 4xx JSON error and change nothing; a database outage gets a 503."""
+"""Bad notifications get a clear 4xx JSON error and change nothing; a bad event in a good envelope is kept aside
+and the envelope acknowledged; a database outage gets a 503."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
+from tests.integration.test_receiver_hostile import kept_aside
 from tests.support import replay
 from tests.support.state import Recorded, recorded
 
@@ -105,11 +107,8 @@ def test_a_chunked_body_over_the_limit_is_413(make_app: Callable[..., Flask]) ->
         (b'"events"', "JSON object"),
         (b'{"evnts": []}', 'no "events"'),
         (b'{"events": {}}', "events"),
-        (b'{"events": [42]}', "events.0"),
-        (b'{"events": [{"action": "push", "target": {}}]}', "events.0.id"),
-        (b'{"events": [{"id": "x", "target": {}}]}', "events.0.action"),
-        (b'{"events": [{"id": "x", "action": "push", "timestamp": "yesterday"}]}', "events.0.timestamp"),
-        (b'{"events": [{"id": "x", "action": "push", "target": {"size": "big"}}]}', "events.0.target.size"),
+        (b'{"events": [{"id": "x", "action": "push", "target": {"size": NaN}}]}', "NaN is not a JSON number"),
+        (b"[" * 1000 + b"]" * 1000, "nested deeper than 32 levels"),
     ],
 )
 def test_malformed_envelopes_are_400_and_say_what_is_wrong(app: Flask, body: bytes, fragment: str) -> None:
@@ -118,14 +117,39 @@ def test_malformed_envelopes_are_400_and_say_what_is_wrong(app: Flask, body: byt
     code, message = error(response)
     assert code == "BAD_REQUEST" and fragment in message
     assert recorded(app) == NOTHING
+    assert kept_aside(app) == []
 
 
-def test_one_bad_event_rejects_the_whole_envelope(app: Flask) -> None:
-    good = json.loads(manifest_push())["events"][0]
-    envelope = {"events": [good, {"id": "broken", "action": "push", "target": {"size": -1.5}}]}
-    response = app.test_client().post(PATH, data=json.dumps(envelope), headers={"Content-Type": V1, **AUTH})
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (42, "the event is not a JSON object"),
+        ({"action": "push", "target": {}}, "id: Missing data for required field."),
+        ({"id": "x", "target": {}}, "action: Missing data for required field."),
+        ({"id": "x", "action": "push", "timestamp": "yesterday"}, "timestamp: Not a valid datetime."),
+        ({"id": "x", "action": "push", "target": {"size": "big"}}, "target.size: Not a valid integer."),
+    ],
+)
+def test_a_malformed_event_is_kept_aside_and_acknowledged(app: Flask, event: object, reason: str) -> None:
+    """The envelope is fine, one event is not: the registry gets its 200 (it would retry a 400 forever)."""
+    response = app.test_client().post(PATH, data=json.dumps({"events": [event]}), headers={"Content-Type": V1, **AUTH})
+    assert response.status_code == 200
+    assert response.get_json() == {"received": 1, "recorded": 0, "duplicates": 0, "ignored": 1, "published": []}
     assert recorded(app) == NOTHING
+    (aside,) = kept_aside(app)
+    assert aside.reason == reason and json.loads(aside.event) == event
+
+
+def test_one_bad_event_is_kept_aside_and_the_rest_is_recorded(app: Flask) -> None:
+    good = json.loads(manifest_push())["events"][0]
+    broken = {"id": "broken", "action": "push", "target": {"size": -1.5}}
+    envelope = {"events": [good, broken]}
+    response = app.test_client().post(PATH, data=json.dumps(envelope), headers={"Content-Type": V1, **AUTH})
+    assert response.status_code == 200
+    assert (response.get_json()["recorded"], response.get_json()["ignored"]) == (1, 1)
+    assert recorded(app).access_logs == [("push", "library/alpine", "3.19", "sha256:6e0801e93391")]
+    (aside,) = kept_aside(app)
+    assert (aside.registry_event_id, aside.reason) == ("broken", "target.size: Not a valid integer.")
 
 
 def test_an_empty_envelope_is_acknowledged(app: Flask) -> None:
@@ -139,12 +163,14 @@ def test_only_post_is_served(app: Flask) -> None:
     assert response.status_code == 405
 
 
-def test_unknown_project_is_skipped_when_auto_create_is_off(make_app: Callable[..., Flask]) -> None:
+def test_unknown_project_is_kept_aside_when_auto_create_is_off(make_app: Callable[..., Flask]) -> None:
     app = make_app(notify_token=replay.TOKEN, auto_create_projects=False)
     response = app.test_client().post(PATH, data=manifest_push(), headers={"Content-Type": V1, **AUTH})
     assert response.status_code == 200
     assert response.get_json()["ignored"] == 1
     assert recorded(app) == NOTHING
+    (aside,) = kept_aside(app)
+    assert aside.reason.startswith("project library does not exist")
 
 
 def test_database_down_is_503_so_the_registry_retries(make_app: Callable[..., Flask]) -> None:

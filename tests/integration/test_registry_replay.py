@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
+from tests.integration.test_receiver_hostile import kept_aside
 from tests.support import replay
 from tests.support.state import recorded, send
 
@@ -149,6 +150,26 @@ def test_main_scenarios_in_capture_order_record_exactly_the_expected_rows(app: F
         assert after.access_logs[len(before.access_logs) :] == logs, scenario
         assert after.repositories == repositories, scenario
     assert recorded(app).projects == ["library", "team-a"]
+
+
+@pytest.mark.parametrize("auto_create_projects", [True, False])
+def test_real_registry_traffic_is_never_kept_aside(make_app: Callable[..., Flask], auto_create_projects: bool) -> None:
+    """Every captured notification passes the receiver's bounds: nothing a real registry sends is rejected (with
+    projects not created on first sight, only the unknown projects' events are kept aside)."""
+    app = make_app(notify_token=None, auto_create_projects=auto_create_projects)
+    client = app.test_client()
+    ignored = 0
+    for scenario in replay.index():
+        for delivery in replay.deliveries(scenario):
+            status, body = send(client, delivery)
+            assert status == 200, (scenario, delivery.seq, body)
+            ignored += int(body["ignored"])  # type: ignore[call-overload]
+    aside = kept_aside(app)
+    if auto_create_projects:
+        assert aside == []
+    else:
+        assert aside and {a.reason.split(" does not exist")[0] for a in aside} == {"project library", "project team-a"}
+    assert ignored > len(aside)  # blob and mount events, HEADs and Harbor's pulls are dropped, not kept aside
 
 
 def test_replaying_every_main_scenario_twice_changes_nothing(app: Flask) -> None:
