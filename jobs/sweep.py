@@ -16,7 +16,7 @@ from types import FrameType
 from app import clock, queue
 from app.config import Settings
 from app.extensions import db
-from app.services import hook_jobs, sweeps
+from app.services import hook_jobs, rejected, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,12 @@ def sweep_once(settings: Settings, now: datetime | None = None, batch: int = BAT
     return stats
 
 
-def purge(settings: Settings, now: datetime | None = None) -> tuple[int, int]:
-    """Delete ended hook jobs (and their attempts) older than the retention period."""
-    now = now or clock.now()
-    return hook_jobs.purge(now - timedelta(days=settings.retention_days))
+def purge(settings: Settings, now: datetime | None = None) -> tuple[int, int, int]:
+    """Delete ended hook jobs (and their attempts) and rejected notifications older than the retention period.
+    Returns (hook jobs, attempts, rejected notifications) deleted."""
+    before = (now or clock.now()) - timedelta(days=settings.retention_days)
+    jobs, attempts = hook_jobs.purge(before)
+    return jobs, attempts, rejected.purge(before)
 
 
 def run(settings: Settings, every: float, once: bool = False) -> None:
@@ -98,13 +100,14 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
                     f", Redis unavailable: {stats.redis_error}" if stats.redis_error else "",
                 )
             if started - last_purge >= PURGE_EVERY or once:
-                jobs, attempts = purge(settings)
+                jobs, attempts, kept_aside = purge(settings)
                 last_purge = started
-                if jobs:
+                if jobs or kept_aside:
                     log.info(
-                        "purge: %d hook jobs and %d attempts older than %d days",
+                        "purge: %d hook jobs, %d attempts and %d rejected notifications older than %d days",
                         jobs,
                         attempts,
+                        kept_aside,
                         settings.retention_days,
                     )
         except Exception:

@@ -13,9 +13,10 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import RejectedNotification
@@ -166,3 +167,10 @@ def get(rejected_id: int) -> RejectedNotification:
     if row is None:
         raise NotFound(f"rejected notification {rejected_id} not found")
     return row
+
+
+def purge(before: datetime) -> int:
+    """Delete rejected notifications received before ``before`` (the retention period); commit. Returns how many."""
+    deleted = db.session.execute(delete(RejectedNotification).where(RejectedNotification.received_at < before))
+    db.session.commit()
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]

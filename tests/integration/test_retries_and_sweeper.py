@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import current_settings, db
-from app.models import HookAttempt, HookJob, WebhookPolicy
+from app.models import HookAttempt, HookJob, RejectedNotification, WebhookPolicy
 from app.services import hook_jobs
-from jobs.sweep import sweep_once
+from jobs.sweep import purge, sweep_once
 from tests.integration.test_delivery import add_policy, attempts, jobs, push, work
 from tests.support import redis_server, replay
 from tests.support.sinks import Reply, Sink
@@ -320,7 +320,7 @@ def test_disabling_or_deleting_a_policy_stops_what_it_has_not_sent(
     assert len(sink.received) == 2
 
 
-def test_retention_purges_old_ended_jobs_and_their_attempts_only(
+def test_retention_purges_old_ended_jobs_their_attempts_and_old_rejected_notifications_only(
     retry_app: Flask, redis_db: str, sink: Sink, fake_clock: FakeClock
 ) -> None:
     add_policy(retry_app, [{"address": sink.url}], name="a")
@@ -330,11 +330,16 @@ def test_retention_purges_old_ended_jobs_and_their_attempts_only(
     old, recent = jobs(retry_app)
     with retry_app.app_context():
         db.session.get(HookJob, old.id).finished_at = fake_clock.now - timedelta(days=31)  # type: ignore[union-attr]
+        for number, age in enumerate((31, 29)):
+            db.session.add(
+                RejectedNotification(
+                    received_at=fake_clock.now - timedelta(days=age), dedupe_key=f"k{number}", reason="r", event="{}"
+                )
+            )
         db.session.commit()
-        from jobs.sweep import purge
-
-        assert purge(current_settings()) == (1, 1)
+        assert purge(current_settings()) == (1, 1, 1)
         assert db.session.scalars(select(HookAttempt.hook_job_id)).all() == [recent.id]
+        assert db.session.scalars(select(RejectedNotification.dedupe_key)).all() == ["k1"]
         db.session.remove()
     assert [j.id for j in jobs(retry_app)] == [recent.id]
 
