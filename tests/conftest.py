@@ -13,12 +13,13 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from app import create_app
+from app import clock, create_app
 from app.config import Settings
 from app.extensions import db
 from app.models import Base
 from tests.support import connects, databases, dns, redis_server
 from tests.support import settings as test_settings
+from tests.support.clock import FakeClock
 from tests.support.replay import TOKEN
 from tests.support.sinks import Sink
 
@@ -184,3 +185,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     reason = reason.removeprefix("Skipped: ")
     report.outcome = "failed"
     report.longrepr = f"CI=true and {item.nodeid} is {category}, which CI must run; it was skipped: {reason}"
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[FakeClock]:
+    """Every "now" in Dockhook reads this clock during the test; it moves only when the test says so."""
+    fake = FakeClock()
+    with clock.replaced(fake):
+        yield fake

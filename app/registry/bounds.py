@@ -53,10 +53,9 @@ def widths() -> dict[str, int]:
 WIDTHS = widths()
 
 
-def problem(action: RegistryAction) -> str | None:
-    """Why ``action`` cannot be recorded as it is, or None. (A single-segment name belongs to the default
-    project, which the settings checked.)"""
-    values = {
+def recorded_values(action: RegistryAction) -> dict[str, str]:
+    """The text values of ``action`` that reach the database, by the registry's field names."""
+    return {
         "id": action.event_id,
         "target.repository": action.repository,
         "target.tag": action.tag,
@@ -67,7 +66,12 @@ def problem(action: RegistryAction) -> str | None:
         "request.useragent": action.user_agent,
         "request.host": action.registry_host,
     }
-    for name, value in values.items():
+
+
+def problem(action: RegistryAction) -> str | None:
+    """Why ``action`` cannot be recorded as it is, or None. (A single-segment name belongs to the default
+    project, which the settings checked.)"""
+    for name, value in recorded_values(action).items():
         if len(value) > WIDTHS[name]:
             return f"{name} has {len(value)} characters; at most {WIDTHS[name]} are kept"
         bad = UNSAFE_CHARACTER.search(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +17,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from app import clock
 from app.extensions import current_settings, db
 from app.models import HookAttempt, HookJob
 from app.services import hook_jobs
@@ -25,32 +24,13 @@ from jobs.deliver import deliver
 from jobs.sweep import sweep_once
 from tests.integration.test_delivery import add_policy, attempts, jobs, push
 from tests.support import replay
+from tests.support.clock import FakeClock
 from tests.support.sinks import Received, Reply, Sink
 
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 LEASE = 30
 # Bounds for the real waits of the threaded test (a thread parked at a gate, a join).
 WAIT = 20.0
-
-
-class FakeClock:
-    """Time that only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = clock.system_now()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def fake_clock() -> Iterator[FakeClock]:
-    fake = FakeClock()
-    with clock.replaced(fake):
-        yield fake
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import redis
@@ -14,38 +14,18 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import select
 
-from app import clock
 from app.extensions import current_settings, db
 from app.models import HookAttempt, HookJob, RejectedNotification, WebhookPolicy
 from app.services import hook_jobs
 from jobs.sweep import purge, sweep_once
 from tests.integration.test_delivery import add_policy, attempts, jobs, push, work
 from tests.support import redis_server, replay
+from tests.support.clock import FakeClock
 from tests.support.sinks import Reply, Sink
 
 SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 # How long a thread of a test may take before the test fails.
 JOIN_TIMEOUT = 30.0
-
-
-class FakeClock:
-    """Time that only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = clock.system_now()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance_to(self, when: datetime) -> None:
-        self.now = max(self.now, when)
-
-
-@pytest.fixture
-def fake_clock() -> Iterator[FakeClock]:
-    fake = FakeClock()
-    with clock.replaced(fake):
-        yield fake
 
 
 @pytest.fixture

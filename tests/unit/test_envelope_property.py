@@ -214,18 +214,7 @@ def assert_fits_or_refused(action: RegistryAction) -> None:
     if why is not None:
         assert isinstance(why, str) and why
         return
-    values = {
-        "id": action.event_id,
-        "target.repository": action.repository,
-        "target.tag": action.tag,
-        "target.digest": action.digest,
-        "target.mediaType": action.media_type,
-        "actor.name": action.username,
-        "request.id": action.request_id,
-        "request.useragent": action.user_agent,
-        "request.host": action.registry_host,
-    }
-    for name, value in values.items():
+    for name, value in bounds.recorded_values(action).items():
         assert len(value) <= bounds.WIDTHS[name], name
         assert not UNSAFE_CHARACTER.search(value), name
     assert action.size is None or 0 < action.size <= bounds.MAX_SIZE
