@@ -45,3 +45,11 @@ clean:
 .PHONY: bench
 bench: install
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The fuzzers (tests/fuzz) with a random seed and more examples than `make test` runs; the seed is in the report
+# header, and DOCKHOOK_FUZZ_SEED=<seed> runs the same again. `make fuzz FUZZ_EXAMPLES=2000` for a longer run.
+FUZZ_EXAMPLES ?= 300
+.PHONY: fuzz
+fuzz: install
+	DOCKHOOK_FUZZ_RANDOM=1 DOCKHOOK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TEST_DATABASE_URL="$(TEST_DATABASE_URL)" \
+	  $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ from app.version import __version__  # noqa: F401  (re-exported)
 def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     """Build the app: validated settings, database, broker, receiver and API. Connects to nothing."""
     from app.api import init_api
+    from app.api.request_guard import install as guard_api_requests
     from app.extensions import db, migrate
     from app.notification import build_broker
     from app.registry.views import bp as registry_bp
@@ -39,6 +40,9 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
             _sqlite_setup(db.engine)
     app.register_blueprint(registry_bp)
     init_api(app)
+    # After init_api's token check: API bodies within DOCKHOOK_MAX_API_BODY_BYTES (per request, so the
+    # receiver keeps DOCKHOOK_MAX_BODY_BYTES), bounded JSON, no NUL or lone surrogate.
+    guard_api_requests(app)
     return app
 
 

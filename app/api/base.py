@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from app.api.bounds import document_setting_bounds
 from app.errors import from_http_exception, from_service_error
 from app.models import Project
 from app.services import projects
@@ -36,6 +38,13 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
 # database. Use as ``f"<{ID}:policy_id>"``.
 ID = f"int(max={2**31 - 1})"
 
+
+class AsciiIntegerConverter(IntegerConverter):
+    """werkzeug's ``int``, in ASCII digits only: its ``\\d+`` also matches ``١٢`` (Arabic-Indic digits, read as 12)."""
+
+    regex = r"[0-9]+"
+
+
 RESOURCE_NAME_HEADER = "X-Is-Resource-Name"
 # Documented on every /api/v2.0 path that names a project (the 1.x paths take a numeric id only).
 RESOURCE_NAME_PARAMETER: dict[str, Any] = {
@@ -49,14 +58,17 @@ RESOURCE_NAME_PARAMETER: dict[str, Any] = {
 
 
 class ErrorItemSchema(Schema):
-    code = fields.String(metadata={"description": "BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT, PRECONDITION, ..."})
-    message = fields.String()
+    code = fields.String(
+        required=True,
+        metadata={"description": "BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT, PRECONDITION, ..."},
+    )
+    message = fields.String(required=True)
 
 
 class HarborErrorSchema(Schema):
     """Every error answer: ``{"errors": [{"code": ..., "message": ...}]}`` (Harbor 2.x)."""
 
-    errors = fields.List(fields.Nested(ErrorItemSchema))
+    errors = fields.List(fields.Nested(ErrorItemSchema), required=True, validate=validate.Length(min=1))
 
 
 class _Parser(FlaskParser):
@@ -77,7 +89,11 @@ class HarborApi(Api):
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         security: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+        # Before any blueprint adds its rules: every <int:...> in a path takes ASCII digits only.
+        app.url_map.converters["int"] = AsciiIntegerConverter
         super().init_app(app, spec_kwargs={"security": security, **(spec_kwargs or {})})
+        # Bounds that are settings (DOCKHOOK_MAX_TARGETS) are documented with this app's values.
+        self.ma_plugin.converter.add_attribute_function(document_setting_bounds(app))
         for name, scheme in SECURITY_SCHEMES.items():
             self.spec.components.security_scheme(name, scheme)
 

@@ -72,7 +72,9 @@ class NotificationReceiptSchema(Schema):
     recorded = fields.Integer(metadata={"description": "events recorded now"})
     duplicates = fields.Integer(metadata={"description": "events seen before (a re-send): changed nothing"})
     ignored = fields.Integer(metadata={"description": "events dropped by the filter or skipped (unknown project)"})
-    published = fields.Integer(metadata={"description": "events published to webhook policies"})
+    published = fields.List(
+        fields.String(), metadata={"description": "the event type of each event published to webhook policies"}
+    )
 
 
 def _error(description: str, error_schema: str, **extra: Any) -> dict[str, Any]:

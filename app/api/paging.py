@@ -9,19 +9,21 @@ from urllib.parse import urlencode
 from flask import request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.api.bounds import QueryInteger
 from app.services import query
 from app.services.query import Key
 
 MAX_PAGE_SIZE = 100
 MAX_ID = query.INT32[1]  # ids (and pages) beyond a 32-bit integer are refused before the database sees them
+MAX_TEXT_ARGUMENT = 255  # a name or a part of one in a query argument (the longest name column)
 
 
 class PageArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
-    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
+    page_size = QueryInteger(load_default=10, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 def q_field(keys: Mapping[str, Key]) -> fields.String:

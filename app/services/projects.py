@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Project, Repository, WebhookPolicy
-from app.naming import PROJECT_NAME_MAX, PROJECT_NAME_RE
+from app.naming import project_name_problem
 from app.services import query
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
@@ -53,11 +53,10 @@ def get(name_or_id: str, *, is_name: bool = False) -> Project:
 
 
 def validate_name(name: str) -> str:
-    if not name or len(name) > PROJECT_NAME_MAX or not PROJECT_NAME_RE.fullmatch(name):
-        raise Invalid(
-            f"project name {name!r} is invalid: 1-{PROJECT_NAME_MAX} lower-case letters or digits, "
-            "separated by single '.', '_' or '-'"
-        )
+    """``name`` if it is a valid project name by Harbor's rule (``app.naming``); raises Invalid saying why not."""
+    problem = project_name_problem(name)
+    if problem is not None:
+        raise Invalid(f"project_name: {problem}")
     return name
 
 

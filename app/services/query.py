@@ -27,6 +27,9 @@ MAX_SORT_KEYS = 8
 MAX_SORT_LENGTH = 512
 # Integer keys read 32-bit columns (PostgreSQL's integer): a value beyond them is refused, not a database error.
 INT32 = (-(2**31), 2**31 - 1)
+# Times are taken between these (in UTC): beyond them a time overflows Python's datetime or means nothing here.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 INTEGER_RE = re.compile(r"[+-]?[0-9]+")
 QUOTES = "\"'"
@@ -88,6 +91,9 @@ def parse_q(text: str | None) -> list[Criterion]:
     if len(text) > MAX_Q_LENGTH:
         raise Invalid(f"q: longer than {MAX_Q_LENGTH} characters")
     text = unquote(text)
+    # The second unescaping can make what the first refused: %2500 is a NUL here (PostgreSQL cannot compare it).
+    if "\x00" in text:
+        raise Invalid("q: contains a NUL character")
     parts = _split(text, ",", "q")
     if len(parts) > MAX_CONDITIONS:
         raise Invalid(f"q: more than {MAX_CONDITIONS} conditions")
@@ -243,7 +249,15 @@ def _time(name: str, raw: str) -> datetime:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise Invalid(f"q: {name}: {raw!r} is not a time (2020-04-09 02:36:00 or ISO 8601)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    out_of_range = Invalid(f"q: {name}: {raw!r} is not between 1970-01-01 and 9999-12-31 (UTC)")
+    try:
+        # Year 9999 at -14:00 (or year 1 at +14:00) is beyond datetime's range once in UTC.
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise out_of_range from None
+    if not EARLIEST <= moment <= LATEST:
+        raise out_of_range
+    return moment
 
 
 def describe(keys: Mapping[str, Key], *, sort: bool = False) -> str:

@@ -3,9 +3,10 @@ gives, errors in Harbor's shape, and the X-Is-Resource-Name header where a path 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app.registry.views import ACCEPTED_TYPES
@@ -104,3 +105,66 @@ def test_the_new_project_operations_are_documented(client: FlaskClient) -> None:
     assert "412" in paths["/api/v2.0/projects/{project_name_or_id}"]["delete"]["responses"]
     assert "get" in paths["/api/v2.0/projects/{project_name}/repositories/{repository_name}"]
     assert "get" in paths["/api/v2.0/audit-logs"]
+
+
+def test_the_document_states_the_input_bounds_a_generated_client_must_keep(make_app: Callable[..., Flask]) -> None:
+    doc = document(make_app(max_targets=7).test_client())
+    schemas = doc["components"]["schemas"]
+    policy, target = schemas["PolicyBody"]["properties"], schemas["TargetBody"]["properties"]
+    # The targets' bound is the setting's (DOCKHOOK_MAX_TARGETS) of the app serving the document.
+    assert (policy["targets"]["minItems"], policy["targets"]["maxItems"]) == (1, 7)
+    assert (policy["event_types"]["minItems"], policy["event_types"]["maxItems"]) == (1, 16)
+    assert policy["event_types"]["items"]["maxLength"] == 64
+    assert (policy["name"]["maxLength"], policy["description"]["maxLength"], policy["creator"]["maxLength"]) == (
+        256,
+        4096,
+        255,
+    )
+    assert (target["address"]["maxLength"], target["auth_header"]["maxLength"], target["secret"]["maxLength"]) == (
+        2048,
+        4096,
+        128,
+    )
+    assert set(target["payload_format"]["enum"]) == {"", "Default", "CloudEvents", None}
+    project = schemas["ProjectCreate"]["properties"]
+    assert (project["project_name"]["maxLength"], project["project_name"]["pattern"]) == (
+        255,
+        r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+    )
+    metadata = project["metadata"]
+    assert metadata["maxProperties"] == 32 and metadata["properties"]["public"]["nullable"] is True
+    assert metadata["additionalProperties"] == {"type": "string", "maxLength": 256, "nullable": True}
+    operations = [(path, op) for path, ops in doc["paths"].items() for name, op in ops.items() if name != "parameters"]
+    for path, op in operations:
+        parameters = {p["name"]: p for p in op.get("parameters", []) + doc["paths"][path].get("parameters", [])}
+        if "page" in parameters:
+            assert parameters["page"]["schema"]["minimum"] == 1 and parameters["page"]["schema"]["maximum"] == 2**31 - 1
+            assert (parameters["page_size"]["schema"]["minimum"], parameters["page_size"]["schema"]["maximum"]) == (
+                1,
+                100,
+            )
+        for parameter in parameters.values():
+            if parameter["schema"].get("type") == "integer":
+                assert parameter["schema"]["maximum"] <= 2**31 - 1, (path, parameter["name"])
+            if parameter["schema"].get("format") == "date-time":
+                assert "1970-01-01" in parameter["description"], (path, parameter["name"])
+            if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
+                bounded = {"maxLength", "enum", "format"} & set(parameter["schema"])
+                assert bounded, (path, parameter["name"])
+    for name in ("since", "until"):
+        assert "9999-12-31" in schemas["Recover"]["properties"][name]["description"]
+
+
+def test_the_error_and_receipt_schemas_are_what_is_answered(client: FlaskClient) -> None:
+    schemas = document(client)["components"]["schemas"]
+    error = schemas["HarborError"]
+    assert error["required"] == ["errors"] and error["properties"]["errors"]["minItems"] == 1
+    assert set(schemas["ErrorItem"]["required"]) == {"code", "message"}
+    # The receiver answers the event type of each event it published (a list), not a count.
+    assert schemas["NotificationReceipt"]["properties"]["published"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "the event type of each event published to webhook policies",
+    }
+    status, answer = send(client, replay.deliveries("push_oci_alpine_3.19")[-1])
+    assert status == 200 and answer["published"] == ["PUSH_ARTIFACT"]

@@ -43,9 +43,10 @@ def test_create_project_answers_201_with_location_then_409_on_duplicate(client: 
 def test_create_project_validates_the_body(client: FlaskClient) -> None:
     for body, fragment in [
         ({}, "project_name"),
-        ({"project_name": "Has Caps"}, "invalid"),
-        ({"project_name": "-leading"}, "invalid"),
+        ({"project_name": "Has Caps"}, "project_name: a project name is lower-case letters and digits"),
+        ({"project_name": "-leading"}, "project_name: a project name is lower-case letters and digits"),
         ({"project_name": "x" * 256}, "project_name"),
+        ({"project_name": "2024"}, "project_name: a project name must not be all digits"),
         ({"project_name": "ok", "public": "sometimes"}, "public"),
     ]:
         response = client.post("/api/v2.0/projects", json=body)

@@ -135,7 +135,9 @@ def test_an_auth_header_that_is_not_a_valid_field_value_is_400_and_never_echoed(
         response = client.post(V2, json=policy("https://ci.example.com/in", auth_header=header))
         assert response.status_code == 400, repr(header)
         message = response.get_json()["errors"][0]["message"]
-        assert "targets.0.auth_header" in message and "4096" in message
+        # A NUL is refused before the body is read into fields, like every string holding one.
+        rule = "NUL" if "\x00" in header else "4096"
+        assert "targets.0.auth_header" in message and rule in message
         assert SECRET not in response.get_data(as_text=True)
     assert SECRET not in caplog.text
     assert client.get(V2).get_json() == []

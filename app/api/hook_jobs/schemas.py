@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app import redact
+from app.api.bounds import QueryInteger, Timestamp
 from app.api.paging import MAX_ID, PageArgs, q_field, sort_field
 from app.models import HookJobStatus
 from app.services.credentials import SNAPSHOT_FIELDS
@@ -22,6 +23,8 @@ from app.services.webhook_lists import (
 
 FROM_LEGACY = {legacy: str(ours) for ours, legacy in LEGACY_STATUS.items()}
 STATUSES = [str(s) for s in HookJobStatus]
+EVENT_TYPE_MAX = 64  # the column's length
+STATUS_VALUES_MAX = 16  # repeated status arguments
 TARGET_DOC = {
     "type": "object",
     "description": "the target the job was made for: type, address (tokens masked), skip_cert_verify, "
@@ -79,17 +82,25 @@ class HookJobDetailSchema(HookJobSchema):
 
 
 class HookJobListArgs(PageArgs):
-    status = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None)
-    event_type = fields.String(load_default=None)
-    policy_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
-    since = fields.AwareDateTime(load_default=None, default_timezone=None)
+    status = fields.List(
+        fields.String(validate=validate.OneOf(STATUSES)),
+        load_default=None,
+        validate=validate.Length(max=STATUS_VALUES_MAX),
+    )
+    event_type = fields.String(load_default=None, validate=validate.Length(max=EVENT_TYPE_MAX))
+    policy_id = QueryInteger(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
+    since = Timestamp(load_default=None, metadata={"description": "jobs created at or after this time"})
 
 
 class LegacyJobArgs(PageArgs):
     q = q_field(LEGACY_JOB_KEYS)
     sort = sort_field(LEGACY_JOB_KEYS)
-    policy_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
-    status = fields.List(fields.String(validate=validate.OneOf(list(FROM_LEGACY) + STATUSES)), load_default=None)
+    policy_id = QueryInteger(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    status = fields.List(
+        fields.String(validate=validate.OneOf(list(FROM_LEGACY) + STATUSES)),
+        load_default=None,
+        validate=validate.Length(max=STATUS_VALUES_MAX),
+    )
 
 
 class LegacyJobSchema(Schema):
@@ -181,8 +192,8 @@ class TaskSchema(Schema):
 
 
 class RecoverSchema(Schema):
-    since = fields.AwareDateTime(required=True, default_timezone=None)
-    until = fields.AwareDateTime(load_default=None, default_timezone=None)
+    since = Timestamp(required=True)
+    until = Timestamp(load_default=None, metadata={"description": "later than since; null or absent: no end"})
 
 
 class RecoveredSchema(Schema):

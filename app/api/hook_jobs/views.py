@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,9 +42,20 @@ POLICY = f"{WEBHOOK}/policies/<{ID}:policy_id>"
 EXECUTION = f"{POLICY}/executions/<{ID}:execution_id>"
 TASK = f"{EXECUTION}/tasks/<{ID}:task_id>"
 NAMED = [RESOURCE_NAME_PARAMETER]
+# A hook job's uuid is its webhook-id: anything else names no job (and is not looked up).
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID = [
+    {
+        "in": "path",
+        "name": "uuid",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid", "maxLength": 36},
+        "description": "the hook job's uuid: the webhook-id header of its deliveries",
+    }
+]
 
 
-@blp.route("/hook-jobs/<uuid>")
+@blp.route("/hook-jobs/<uuid>", parameters=UUID)
 class HookJobByUuid(MethodView):
     @blp.response(200, HookJobDetailSchema)
     def get(self, uuid: str) -> Any:
@@ -51,7 +63,7 @@ class HookJobByUuid(MethodView):
         return _with_attempts(_job(uuid))
 
 
-@blp.route("/hook-jobs/<uuid>/redeliver")
+@blp.route("/hook-jobs/<uuid>/redeliver", parameters=UUID)
 class Redeliver(MethodView):
     @blp.response(202, HookJobDetailSchema)
     @blp.alt_response(409, description="The job has not ended yet")
@@ -63,7 +75,7 @@ class Redeliver(MethodView):
         return _with_attempts(_job(uuid))
 
 
-@blp.route("/hook-jobs/<uuid>/stop")
+@blp.route("/hook-jobs/<uuid>/stop", parameters=UUID)
 class Stop(MethodView):
     @blp.response(200, HookJobDetailSchema)
     @blp.alt_response(409, description="The job has already ended")
@@ -162,7 +174,7 @@ class TaskLog(MethodView):
 
 
 def _job(uuid: str) -> HookJob:
-    job = hook_job_queries.by_uuid(uuid)
+    job = hook_job_queries.by_uuid(uuid) if UUID_RE.fullmatch(uuid) else None
     if job is None:
         raise NotFound(f"hook job {uuid} not found")
     return job

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app.api.paging import PageArgs, q_field, sort_field
+from app.api.projects.schemas import REPOSITORY_NAME_MAX
 from app.services.access_logs import OPERATIONS, QUERY_KEYS
 
 
@@ -36,7 +37,7 @@ class AccessLogSchema(AuditLogSchema):
     repo_tag = fields.String()
     digest = fields.String()
     user_agent = fields.String()
-    registry_event_id = fields.String()
+    registry_event_id = fields.String(allow_none=True, metadata={"description": "null for an entry not from an event"})
 
 
 class AuditLogListArgs(PageArgs):
@@ -46,4 +47,8 @@ class AuditLogListArgs(PageArgs):
 
 class AccessLogListArgs(AuditLogListArgs):
     operation = fields.String(load_default=None, validate=validate.OneOf(OPERATIONS))
-    repository = fields.String(load_default=None, metadata={"description": "the full repository name"})
+    repository = fields.String(
+        load_default=None,
+        validate=validate.Length(max=REPOSITORY_NAME_MAX),
+        metadata={"description": "the full repository name"},
+    )

@@ -7,10 +7,27 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from app import redact
+from app.api.bounds import SettingLength
 from app.api.paging import PageArgs, q_field, sort_field
 from app.models import WebhookPolicy
-from app.services.policies import CREATOR_MAX, MASK, NAME_MAX, TARGET_TYPES, PolicyInput, TargetInput
+from app.services.policies import (
+    AUTH_HEADER_MAX,
+    CREATOR_MAX,
+    MASK,
+    NAME_MAX,
+    PAYLOAD_FORMATS,
+    TARGET_TYPES,
+    PolicyInput,
+    TargetInput,
+)
 from app.services.webhook_lists import POLICY_KEYS
+
+DESCRIPTION_MAX = 4096
+ADDRESS_MAX = 2048
+# whsec_ + base64 of at most 64 bytes is 94 characters.
+SECRET_MAX = 128
+EVENT_TYPE_MAX = 64
+EVENT_TYPES_MAX = 16
 
 
 class StrictBoolean(fields.Boolean):
@@ -29,6 +46,7 @@ class TargetBodySchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(TARGET_TYPES))
     address = fields.String(
         required=True,
+        validate=validate.Length(min=1, max=ADDRESS_MAX),
         metadata={
             "description": "http:// or https:// URL of a public address (or of a network the operator allowed in "
             "DOCKHOOK_ALLOWED_TARGET_NETWORKS); the masked form the API shows, sent back, keeps the stored one"
@@ -37,6 +55,7 @@ class TargetBodySchema(Schema):
     auth_header = fields.String(
         load_default="",
         allow_none=True,
+        validate=validate.Length(max=AUTH_HEADER_MAX, error="must be an HTTP header value of at most {max} characters"),
         metadata={
             "description": "Authorization header value (an HTTP field value: visible ASCII, at most 4096 characters); "
             "stored encrypted, shown masked; send the mask back to keep the stored one"
@@ -44,11 +63,15 @@ class TargetBodySchema(Schema):
     )
     skip_cert_verify = StrictBoolean(load_default=False)
     payload_format = fields.String(
-        load_default="", allow_none=True, metadata={"description": "Default or CloudEvents (http); empty for slack"}
+        load_default="",
+        allow_none=True,
+        validate=validate.OneOf(["", *PAYLOAD_FORMATS], error=f"must be {' or '.join(PAYLOAD_FORMATS)} (or empty)"),
+        metadata={"description": "Default or CloudEvents (http; empty or null: Default); empty for slack"},
     )
     secret = fields.String(
         load_default="",
         allow_none=True,
+        validate=validate.Length(max=SECRET_MAX),
         metadata={
             "description": "Standard Webhooks signing secret (whsec_ + base64 of 24-64 random bytes); deliveries "
             "then carry webhook-signature. Shown masked; send the mask back to keep it."
@@ -74,10 +97,20 @@ class PolicyBodySchema(Schema):
         unknown = EXCLUDE
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
-    description = fields.String(load_default="", allow_none=True)
+    description = fields.String(load_default="", allow_none=True, validate=validate.Length(max=DESCRIPTION_MAX))
     enabled = StrictBoolean(load_default=True)
-    targets = fields.List(fields.Nested(TargetBodySchema), required=True)
-    event_types = fields.List(fields.String(), required=True)
+    targets = fields.List(
+        fields.Nested(TargetBodySchema),
+        required=True,
+        validate=SettingLength("max_targets"),
+        metadata={"description": "1 to DOCKHOOK_MAX_TARGETS targets"},
+    )
+    event_types = fields.List(
+        fields.String(validate=validate.Length(min=1, max=EVENT_TYPE_MAX)),
+        required=True,
+        validate=validate.Length(min=1, max=EVENT_TYPES_MAX),
+        metadata={"description": "PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT (or their 1.x aliases)"},
+    )
     creator = fields.String(
         load_default="",
         allow_none=True,
