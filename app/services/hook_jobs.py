@@ -333,26 +333,45 @@ def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
     enqueue_new(redis_url, job_timeout)
 
 
+RECOVER_BATCH = 500
+
+
 def recover(
-    policy_id: int, since: datetime, until: datetime | None, redis_url: str | None, job_timeout: int
-) -> list[str]:
-    """Redeliver the policy's jobs that ended in ``error``, created in [since, until): each as one manual
-    attempt with its own ``webhook-id``. Returns their uuids.
+    policy_id: int,
+    since: datetime,
+    until: datetime | None,
+    redis_url: str | None,
+    job_timeout: int,
+    limit: int = RECOVER_BATCH,
+) -> tuple[list[str], int]:
+    """Redeliver the policy's jobs that ended in ``error``, created in [since, until), at most ``limit`` of
+    them, oldest first: each as one manual attempt with its own ``webhook-id``. Returns their uuids and how
+    many sendable failed jobs of the window remain for another call.
 
     One guarded UPDATE (only jobs still in ``error`` change, so a job a worker or a user touched
     meanwhile is left alone rather than failing the rest), one commit, one enqueue. Jobs whose
     policy target is gone (its credentials went with it) are not recovered.
     """
     now = clock.now()
-    query = select(HookJob).where(
+    policy = db.session.get(WebhookPolicy, policy_id)
+    # A job can be sent only while its policy still has its target (credentials.for_job's rule): compared on
+    # the snapshot here, so the window's rows are read light (id and target) and nothing is decrypted.
+    targets = {(t.get("address"), t.get("type")) for t in (policy.targets if policy is not None else [])}
+    query = select(HookJob.id, HookJob.target).where(
         HookJob.policy_id == policy_id, HookJob.status == HookJobStatus.ERROR, HookJob.creation_time >= since
     )
     if until is not None:
         query = query.where(HookJob.creation_time < until)
-    sendable = [job.id for job in db.session.scalars(query.order_by(HookJob.id)) if credentials.for_job(job, now)]
+    sendable = [
+        row.id
+        for row in db.session.execute(query.order_by(HookJob.id))
+        if (row.target.get("address"), row.target.get("type")) in targets
+    ]
+    remaining = max(0, len(sendable) - limit)
+    sendable = sendable[:limit]
     if not sendable:
         db.session.commit()
-        return []
+        return [], 0
     rows = db.session.execute(
         update(HookJob)
         .where(HookJob.id.in_(sendable), HookJob.status == HookJobStatus.ERROR)
@@ -363,7 +382,7 @@ def recover(
     db.session.info.setdefault(_NEW_JOBS, []).extend(NewJob(r.id, r.uuid, r.notify_type) for r in rows)
     db.session.commit()
     enqueue_new(redis_url, job_timeout)
-    return [r.uuid for r in sorted(rows, key=lambda r: r.id)]
+    return [r.uuid for r in sorted(rows, key=lambda r: r.id)], remaining
 
 
 def _manual_redelivery(now: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from app import clock
 from app.extensions import db
 from app.models import HookJob, HookJobStatus
+from app.services import hook_jobs
 from tests.integration.test_delivery import add_policy, jobs, push, work
 from tests.support import replay
 from tests.support.sinks import Reply, Sink
@@ -44,7 +45,7 @@ def test_recover_redelivers_the_failed_jobs_skips_what_changed_and_what_has_no_t
     server.config_resetstat()
     response = client.post(f"{location}/recover", json={"since": since})
     assert response.status_code == 202, response.get_json()
-    assert response.get_json() == {"redelivered": 2, "hook_jobs": [a.uuid, d.uuid]}
+    assert response.get_json() == {"redelivered": 2, "hook_jobs": [a.uuid, d.uuid], "remaining": 0}
     assert Queue("hooks", connection=server).job_ids == [a.uuid, d.uuid]
     # One enqueue for the lot: a single MULTI/EXEC pipeline, not one per job.
     assert server.info("commandstats")["cmdstat_exec"]["calls"] == 1
@@ -55,3 +56,25 @@ def test_recover_redelivers_the_failed_jobs_skips_what_changed_and_what_has_no_t
         d.uuid: ("pending", "manual"),
         c.uuid: ("error", "auto"),
     }
+
+
+def test_recover_is_bounded_per_call_and_says_how_many_remain(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+) -> None:
+    sink.respond = lambda _: Reply(status=503)
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=())
+    policy_id = add_policy(app, [{"address": f"{sink.url}/{name}"} for name in ("a", "b", "c")])
+    push(app)
+    work(app, redis_db)
+    a, b, c = jobs(app)
+    since = clock.now() - timedelta(hours=1)
+    with app.app_context():
+        first = hook_jobs.recover(policy_id, since, None, redis_db, 60, limit=2)
+        second = hook_jobs.recover(policy_id, since, None, redis_db, 60, limit=2)
+        third = hook_jobs.recover(policy_id, since, None, redis_db, 60, limit=2)
+    assert first == ([a.uuid, b.uuid], 1)
+    assert second == ([c.uuid], 0)
+    assert third == ([], 0)
+    until_before_since = {"since": since.isoformat(), "until": (since - timedelta(seconds=1)).isoformat()}
+    refused = app.test_client().post(f"{POLICIES}/{policy_id}/recover", json=until_before_since)
+    assert refused.status_code == 400 and "until" in refused.get_json()["errors"][0]["message"]

@@ -258,7 +258,7 @@ def test_stop_redeliver_and_recover_through_the_api(
     since = (failed[0].creation_time - timedelta(seconds=1)).isoformat()
     recovered = client.post(f"/api/v2.0/projects/library/webhook/policies/{policy_id}/recover", json={"since": since})
     assert recovered.status_code == 202
-    assert recovered.get_json() == {"redelivered": 1, "hook_jobs": [failed[0].uuid]}
+    assert recovered.get_json() == {"redelivered": 1, "hook_jobs": [failed[0].uuid], "remaining": 0}
     work(retry_app, redis_db)
     assert {j.status for j in jobs(retry_app)} == {"success"}
     bad = client.post(f"/api/v2.0/projects/library/webhook/policies/{policy_id}/recover", json={})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app import redact
 from app.api.bounds import QueryInteger, Timestamp
@@ -195,10 +195,20 @@ class RecoverSchema(Schema):
     since = Timestamp(required=True)
     until = Timestamp(load_default=None, metadata={"description": "later than since; null or absent: no end"})
 
+    @validates_schema
+    def _window(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("until") is not None and data["until"] <= data["since"]:
+            raise ValidationError("must be later than since", field_name="until")
+
 
 class RecoveredSchema(Schema):
     redelivered = fields.Integer()
     hook_jobs = fields.List(fields.String(), metadata={"description": "uuids of the redelivered hook jobs"})
+    remaining = fields.Integer(
+        metadata={
+            "description": "failed jobs of the window not redelivered by this call (at most 500 per call): call again"
+        }
+    )
 
 
 class TaskUpdateSchema(Schema):

@@ -30,7 +30,7 @@ from app.api.hook_jobs.schemas import (
 from app.extensions import current_settings
 from app.models import HookJob
 from app.services import hook_job_queries, hook_jobs, policies, webhook_lists
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, NotFound
 from app.services.hook_job_queries import JobFilter
 
 blp = HarborBlueprint("hook_jobs", __name__, url_prefix="/api/v2.0", description="Hook jobs: delivery status")
@@ -153,13 +153,14 @@ class Recover(MethodView):
     @blp.arguments(RecoverSchema)
     @blp.response(202, RecoveredSchema)
     def post(self, body: dict[str, Any], project_name_or_id: str, policy_id: int) -> Any:
-        """Redeliver every hook job of the policy that ended in ``error``, created in [``since``, ``until``)."""
-        if body["until"] is not None and body["until"] <= body["since"]:
-            raise Invalid("until: must be later than since")
+        """Redeliver the hook jobs of the policy that ended in ``error``, created in [``since``, ``until``), at
+        most 500 per call; ``remaining`` says how many are left for the next call."""
         policy = policies.get(project(project_name_or_id), policy_id)
         settings = current_settings()
-        uuids = hook_jobs.recover(policy.id, body["since"], body["until"], settings.redis_url, settings.job_timeout)
-        return {"redelivered": len(uuids), "hook_jobs": uuids}
+        uuids, remaining = hook_jobs.recover(
+            policy.id, body["since"], body["until"], settings.redis_url, settings.job_timeout
+        )
+        return {"redelivered": len(uuids), "hook_jobs": uuids, "remaining": remaining}
 
 
 @blp.route(f"{TASK}/log", parameters=NAMED)
