@@ -98,31 +98,30 @@ def secret_fields(stored: Mapping[str, Any] | None, new_secret: str, now: dateti
     return fields
 
 
-def for_job(job: HookJob, now: datetime) -> TargetCredentials | None:
-    """The current credentials of the policy target ``job`` delivers to, or None when that target is gone.
+def current_target(targets: list[dict[str, Any]], snapshot: Mapping[str, Any], index: int) -> dict[str, Any] | None:
+    """The policy target a job's ``snapshot`` (made at ``index``) delivers to now, or None when it is gone.
 
-    The target is the policy's target at the job's index if it still has the job's address and type,
-    else the first target with that address and type (targets were reordered). A target whose address
-    changed or was removed is gone: its new credentials must never go to the old address.
+    The target at the job's index if it still has the snapshot's address and type, else the first target
+    with that address and type (targets were reordered). A target whose address changed or was removed is
+    gone: its new credentials must never go to the old address.
     """
-    if job.policy_id is None:
+    wanted = (snapshot.get("address"), snapshot.get("type"))
+    candidates = ([targets[index]] if index < len(targets) else []) + list(targets)
+    return next((t for t in candidates if (t.get("address"), t.get("type")) == wanted), None)
+
+
+def for_job(job: HookJob, now: datetime) -> TargetCredentials | None:
+    """The current credentials of the policy target ``job`` delivers to (``current_target``), or None."""
+    policy = db.session.get(WebhookPolicy, job.policy_id) if job.policy_id is not None else None
+    target = current_target(list(policy.targets), job.target, job.target_index) if policy is not None else None
+    if target is None:
         return None
-    policy = db.session.get(WebhookPolicy, job.policy_id)
-    if policy is None:
-        return None
-    wanted = (job.target.get("address"), job.target.get("type"))
-    candidates = list(policy.targets)
-    if job.target_index < len(candidates):
-        candidates.insert(0, candidates[job.target_index])
-    for target in candidates:
-        if (target.get("address"), target.get("type")) == wanted:
-            return TargetCredentials(
-                address=str(target["address"]),
-                skip_cert_verify=bool(target.get("skip_cert_verify")),
-                auth_header=decrypt(str(target.get("auth_header_enc") or "")),
-                signing_secrets=signing_secrets(target, now),
-            )
-    return None
+    return TargetCredentials(
+        address=str(target["address"]),
+        skip_cert_verify=bool(target.get("skip_cert_verify")),
+        auth_header=decrypt(str(target.get("auth_header_enc") or "")),
+        signing_secrets=signing_secrets(target, now),
+    )
 
 
 def check_keys() -> None:

@@ -354,10 +354,10 @@ def recover(
     """
     now = clock.now()
     policy = db.session.get(WebhookPolicy, policy_id)
-    # A job can be sent only while its policy still has its target (credentials.for_job's rule): compared on
-    # the snapshot here, so the window's rows are read light (id and target) and nothing is decrypted.
-    targets = {(t.get("address"), t.get("type")) for t in (policy.targets if policy is not None else [])}
-    query = select(HookJob.id, HookJob.target).where(
+    targets = list(policy.targets) if policy is not None else []
+    # Only jobs whose target the policy still has can be sent (the worker's rule); the window's rows are
+    # read light (id, snapshot, index) and nothing is decrypted.
+    query = select(HookJob.id, HookJob.target, HookJob.target_index).where(
         HookJob.policy_id == policy_id, HookJob.status == HookJobStatus.ERROR, HookJob.creation_time >= since
     )
     if until is not None:
@@ -365,7 +365,7 @@ def recover(
     sendable = [
         row.id
         for row in db.session.execute(query.order_by(HookJob.id))
-        if (row.target.get("address"), row.target.get("type")) in targets
+        if credentials.current_target(targets, row.target, row.target_index) is not None
     ]
     remaining = max(0, len(sendable) - limit)
     sendable = sendable[:limit]

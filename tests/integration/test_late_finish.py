@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from app.config import DEFAULT_SCHEDULE
 from app.extensions import current_settings, db
 from app.models import HookAttempt, HookJob
 from app.services import hook_jobs
@@ -27,7 +28,7 @@ from tests.support import replay
 from tests.support.clock import FakeClock
 from tests.support.sinks import Received, Reply, Sink
 
-SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+SCHEDULE = DEFAULT_SCHEDULE  # Svix's, as Dockhook's default
 LEASE = 30
 # Bounds for the real waits of the threaded test (a thread parked at a gate, a join).
 WAIT = 20.0

@@ -14,6 +14,7 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import select
 
+from app.config import DEFAULT_SCHEDULE
 from app.extensions import current_settings, db
 from app.models import HookAttempt, HookJob, RejectedNotification, WebhookPolicy
 from app.services import hook_jobs
@@ -23,7 +24,7 @@ from tests.support import redis_server, replay
 from tests.support.clock import FakeClock
 from tests.support.sinks import Reply, Sink
 
-SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+SCHEDULE = DEFAULT_SCHEDULE  # Svix's, as Dockhook's default
 # How long a thread of a test may take before the test fails.
 JOIN_TIMEOUT = 30.0
 
