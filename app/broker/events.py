@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.broker.topics import Topic
+
+
+class EventRecord(Protocol):
+    """The row a handler added for a published event (app.services.event_rows.NewEvent)."""
+
+    type: str
+    repository: str
+    registry_request_id: str
+    data: dict[str, Any]
 
 
 @dataclass
 class ArtifactEvent:
     """A push, pull or delete of one manifest (PUSH/PULL/DELETE_ARTIFACT).
 
-    ``event_id`` is filled in by the handler that records the event row.
+    ``record`` is filled in by the handler that adds the event row (written with the envelope's others).
     """
 
     type: Topic
@@ -32,7 +41,7 @@ class ArtifactEvent:
     registry_host: str = ""
     project_public: bool = False
     repository_created: datetime | None = None
-    event_id: int | None = field(default=None)
+    record: EventRecord | None = field(default=None, repr=False)
 
     def data(self) -> dict[str, Any]:
         """The JSON-able event data stored on the event row and used to build payloads."""

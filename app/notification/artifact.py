@@ -1,4 +1,4 @@
-"""Artifact events: record the event row, then fan out to every target of every matching policy.
+"""Artifact events: add the event row, then fan out to every target of every matching policy.
 
 Runs inside the publisher's transaction (the receiver's), so the event, its hook jobs and the
 access log commit or roll back together.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from app.broker import Broker, Topic
 from app.broker.events import ArtifactEvent
-from app.extensions import current_settings, db
-from app.models import Event
+from app.extensions import current_settings
 from app.notification.hooks import HookEvent
 from app.payloads import ArtifactContext, default_payload
-from app.services import configurations, policies
+from app.services import configurations, event_rows, policies
+from app.services.db import per_transaction
+from app.services.event_rows import NewEvent
 
 TOPICS = (Topic.PUSH_ARTIFACT, Topic.PULL_ARTIFACT, Topic.DELETE_ARTIFACT)
 
@@ -22,9 +23,12 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
 
     def handle_artifact_event(topic: Topic, event: ArtifactEvent) -> None:
         row = _record(topic, event)
-        if not configurations.notification_enabled():
+        # Read once per transaction: an envelope of many events asks the same questions.
+        if not per_transaction("notification_enabled", configurations.notification_enabled):
             return
-        matched = policies.matching(event.project_id, str(topic))
+        matched = per_transaction(
+            ("matching", event.project_id, str(topic)), lambda: policies.matching(event.project_id, str(topic))
+        )
         if not matched:
             return
         payload = default_payload(_context(topic, event))
@@ -33,7 +37,7 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
                 if target.get("disabled"):
                     continue  # disabled after a 410 Gone; a PUT of the policy re-enables it
                 hook = HookEvent(
-                    event_id=row.id,
+                    event=row,
                     project_id=event.project_id,
                     policy=policy,
                     target_index=index,
@@ -47,20 +51,20 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
     return handle_artifact_event
 
 
-def _record(topic: Topic, event: ArtifactEvent) -> Event:
-    row = Event(
-        type=str(topic),
-        project_id=event.project_id,
-        repository=event.repository,
-        operator=event.operator,
-        occurred_at=event.occurred_at,
-        data=event.data(),
-        registry_event_id=event.registry_event_id,
-        registry_request_id=event.registry_request_id,
+def _record(topic: Topic, event: ArtifactEvent) -> NewEvent:
+    row = event_rows.add(
+        NewEvent(
+            type=str(topic),
+            project_id=event.project_id,
+            repository=event.repository,
+            operator=event.operator,
+            occurred_at=event.occurred_at,
+            data=event.data(),
+            registry_event_id=event.registry_event_id,
+            registry_request_id=event.registry_request_id,
+        )
     )
-    db.session.add(row)
-    db.session.flush()
-    event.event_id = row.id
+    event.record = row
     return row
 
 

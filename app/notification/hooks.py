@@ -12,13 +12,17 @@ from app.models.hook_job import new_uuid
 from app.payloads import cloudevents_payload, serialise, slack_payload
 from app.payloads.formats import CLOUDEVENTS_CONTENT_TYPE, JSON_CONTENT_TYPE
 from app.services import hook_jobs
+from app.services.event_rows import NewEvent
 
 
 @dataclass(frozen=True)
 class HookEvent:
-    """One (event × policy × target), with the Default payload built once for the whole fan-out."""
+    """One (event × policy × target), with the Default payload built once for the whole fan-out.
 
-    event_id: int
+    ``event`` is the event's row, not written yet: an envelope's events and jobs are written together.
+    """
+
+    event: NewEvent
     project_id: int
     policy: WebhookPolicy
     target_index: int
@@ -53,7 +57,7 @@ def handle_slack(topic: Topic, hook: HookEvent) -> None:
 def _create(hook: HookEvent, body: str, content_type: str, uuid: str) -> None:
     schedule = current_settings().retry_schedule
     hook_jobs.create(
-        event_id=hook.event_id,
+        event=hook.event,
         project_id=hook.project_id,
         policy=hook.policy,
         target_index=hook.target_index,

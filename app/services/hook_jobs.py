@@ -13,13 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from app import clock, queue
 from app.extensions import db
 from app.models import FINAL_STATUSES as FINAL
-from app.models import HookAttempt, HookJob, HookJobStatus, WebhookPolicy
-from app.services import credentials, retries
+from app.models import Event, HookAttempt, HookJob, HookJobStatus, WebhookPolicy
+from app.models.hook_job import new_uuid
+from app.services import credentials, event_rows, retries
+from app.services.db import chunks, insert_rows
 from app.services.errors import Conflict
+from app.services.event_rows import NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +40,17 @@ class NewJob:
     notify_type: str
 
 
+@dataclass(eq=False)
+class _JobRow:
+    """A hook job created in this transaction, not written yet: its event's id is known only when it is."""
+
+    event: NewEvent | Event
+    values: dict[str, Any]
+
+
 def create(
     *,
-    event_id: int,
+    event: NewEvent | Event,
     project_id: int,
     policy: WebhookPolicy,
     target_index: int,
@@ -47,41 +60,69 @@ def create(
     content_type: str,
     max_attempts: int = 1,
     uuid: str | None = None,
-) -> HookJob:
-    """Add a ``pending`` hook job to the current transaction; it is enqueued by :func:`enqueue_new` after commit.
+) -> str:
+    """Add a ``pending`` hook job to the current transaction; return its uuid. :func:`seal_new` writes it before
+    the commit and :func:`enqueue_new` enqueues it after.
 
     The job keeps a snapshot of ``target`` without its credentials: the worker reads those from the policy
     at send time, so a changed header is what a retry sends, and a deleted policy leaves no secret behind.
+    ``event`` need not be written yet: a fan-out's jobs and their events go to the database together.
     """
-    job = HookJob(
-        event_id=event_id,
-        project_id=project_id,
-        policy_id=policy.id,
-        policy_name=policy.name,
-        target_index=target_index,
-        target=credentials.snapshot(target),
-        event_type=event_type,
-        notify_type=str(target.get("type", "http")),
-        payload=payload,
-        content_type=content_type,
-        status=HookJobStatus.PENDING,
-        attempt_count=0,
-        max_attempts=max_attempts,
-        trigger="auto",
-    )
-    if uuid is not None:
-        job.uuid = uuid
-    db.session.add(job)
-    # Not flushed here: a fan-out's rows go to the database together, with the caller's flush.
-    db.session.info.setdefault(_NEW_JOBS, []).append(job)
-    return job
+    uuid = uuid or new_uuid()
+    values = {
+        "uuid": uuid,
+        "project_id": project_id,
+        "policy_id": policy.id,
+        "policy_name": policy.name,
+        "target_index": target_index,
+        "target": credentials.snapshot(target),
+        "event_type": event_type,
+        "notify_type": str(target.get("type", "http")),
+        "payload": payload,
+        "content_type": content_type,
+        "status": HookJobStatus.PENDING,
+        "attempt_count": 0,
+        "max_attempts": max_attempts,
+        "trigger": "auto",
+    }
+    db.session.info.setdefault(_NEW_JOBS, []).append(_JobRow(event, values))
+    return uuid
 
 
 def seal_new() -> None:
-    """After the transaction's last flush and before its commit: note the new jobs' ids (no query)."""
+    """Before the transaction commits: write the jobs :func:`create` added (after their events), in bulk, and
+    note their ids for :func:`enqueue_new`."""
+    kept = db.session.info.get(_NEW_JOBS, [])
+    rows = [job for job in kept if isinstance(job, _JobRow)]
+    if not rows:
+        return
+    event_rows.write()
     db.session.flush()
-    pending = db.session.info.get(_NEW_JOBS, [])
-    db.session.info[_NEW_JOBS] = [NewJob(j.id, j.uuid, j.notify_type) if isinstance(j, HookJob) else j for j in pending]
+    now = clock.now()
+    values = []
+    for row in rows:
+        if row.event.id is None:
+            raise RuntimeError("a hook job's event was never written")
+        values.append({**row.values, "event_id": row.event.id, "creation_time": now, "update_time": now})
+    insert_rows(HookJob, values)
+    ids: dict[str, int] = {}
+    for batch in chunks(row.values["uuid"] for row in rows):
+        ids.update(
+            (str(u), i) for u, i in db.session.execute(select(HookJob.uuid, HookJob.id).where(HookJob.uuid.in_(batch)))
+        )
+    db.session.info[_NEW_JOBS] = [
+        NewJob(ids[job.values["uuid"]], job.values["uuid"], job.values["notify_type"])
+        if isinstance(job, _JobRow)
+        else job
+        for job in kept
+    ]
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _refuse_unwritten(session: Session) -> None:
+    # A job created but never written would be a delivery silently lost: fail the commit instead.
+    if any(isinstance(job, _JobRow) for job in session.info.get(_NEW_JOBS, [])):
+        raise RuntimeError("hook jobs were created but not written: call hook_jobs.seal_new() before the commit")
 
 
 def take_new() -> list[NewJob]:
@@ -90,8 +131,9 @@ def take_new() -> list[NewJob]:
 
 
 def forget_new() -> None:
-    """Drop the list after a rollback: those rows were never committed."""
+    """Drop the lists after a rollback: those rows were never committed."""
     db.session.info.pop(_NEW_JOBS, None)
+    event_rows.forget()
 
 
 def enqueue_new(redis_url: str | None, job_timeout: int) -> int:
@@ -100,7 +142,13 @@ def enqueue_new(redis_url: str | None, job_timeout: int) -> int:
     Commit, then enqueue: if Redis is down the rows stay ``pending`` and the sweeper enqueues
     them later; the caller's answer (200 to the registry) does not depend on Redis.
     """
-    jobs = take_new()
+    return enqueue(take_new(), redis_url, job_timeout)
+
+
+def enqueue(jobs: list[NewJob], redis_url: str | None, job_timeout: int) -> int:
+    """Enqueue committed ``jobs`` (from :func:`take_new`); return how many reached Redis. Needs no app context:
+    the receiver may call it after its answer is sent. Never raises for Redis: the sweeper enqueues what is left
+    ``pending``."""
     if not jobs:
         return 0
     if redis_url is None:

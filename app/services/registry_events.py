@@ -15,20 +15,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from app import clock
 from app.broker import Broker, Topic
 from app.broker.events import ArtifactEvent
 from app.extensions import db
-from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
+from app.models import AccessLog, Project, Repository
 from app.naming import split_repository
 from app.registry.actions import RegistryAction
-from app.services import hook_jobs, projects, rejected
-from app.services.db import is_outage
+from app.services import event_rows, hook_jobs, rejected
+from app.services.db import chunks, insert_rows, is_outage
 from app.services.errors import DatabaseUnavailable
+from app.services.registry_records import Records
 from app.services.rejected import Rejection
 
 log = logging.getLogger(__name__)
@@ -123,69 +125,81 @@ def _record_once(
 ) -> RecordOutcome:
     outcome = RecordOutcome()
     aside = list(rejections)
-    ids = {action.event_id for action in actions}
-    seen = (
-        set(db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(ids))))
-        if ids
-        else set()
-    )
-    project_cache: dict[str, Project | None] = {}
+    fresh = _fresh(actions, outcome)
+    records = Records()
+    named = [(action, *split_repository(action.repository, rules.default_project)) for action in fresh]
+    records.load_projects((project for _, project, _ in named), rules.auto_create_projects)
+    kept: list[tuple[RegistryAction, Project, str]] = []
+    wanted: dict[str, Project] = {}
+    for action, project_name, repo_name in named:
+        project = records.projects.get(project_name)
+        if project is None:
+            reason = f"project {project_name} does not exist, and projects are not created on first sight"
+            aside.append(Rejection(f"{reason} (DOCKHOOK_AUTO_CREATE_PROJECTS=false)", action.raw_event))
+            continue
+        wanted.setdefault(repo_name, project)
+        kept.append((action, project, repo_name))
+    records.load_repositories(wanted)
+    applied = [(action, project, records.repositories[name]) for action, project, name in kept]
+    records.load_rows(applied)
+    # Nothing below reads the database: the events are applied in memory, in order, and written in bulk.
+    entries: list[dict[str, Any]] = []
+    with db.session.no_autoflush:
+        for action, project, repository in applied:
+            entry = _access_log(action, project, repository)
+            entries.append(entry)
+            if action.operation == "delete" and not action.tag:
+                records.note_digest_delete(action.request_id, project.id, repository.name, action.digest)
+            event = _apply(action, project, repository, entry, records)
+            if event is not None:
+                broker.publish(event.type, event)
+                if event.record is not None:
+                    records.note_published(event.record)
+                outcome.published.append(str(event.type))
+            outcome.recorded += 1
+    records.write()
+    if entries:
+        now = clock.now()
+        insert_rows(AccessLog, [{**entry, "received_at": now} for entry in entries])
+    if aside:
+        rejected.keep(aside, source_address)
+    outcome.rejected = len(aside)
+    event_rows.write()
+    db.session.flush()
+    return outcome
+
+
+def _fresh(actions: list[RegistryAction], outcome: RecordOutcome) -> list[RegistryAction]:
+    """The actions not recorded before, first of each id; the others are counted as duplicates."""
+    seen: set[str] = set()
+    for batch in chunks({action.event_id for action in actions}):
+        seen.update(
+            db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(batch)))
+        )
+    fresh = []
     for action in actions:
         if action.event_id in seen:
             outcome.duplicates += 1
             continue
         seen.add(action.event_id)
-        project_name, repo_name = split_repository(action.repository, rules.default_project)
-        if project_name not in project_cache:
-            project_cache[project_name] = _project(project_name, rules)
-        project = project_cache[project_name]
-        if project is None:
-            reason = f"project {project_name} does not exist, and projects are not created on first sight"
-            aside.append(Rejection(f"{reason} (DOCKHOOK_AUTO_CREATE_PROJECTS=false)", action.raw_event))
-            continue
-        repository = _repository(project, repo_name)
-        entry = AccessLog(
-            project_id=project.id,
-            repo_name=repo_name,
-            repo_tag=action.tag,
-            digest=action.digest,
-            operation=action.operation,
-            username=action.username,
-            op_time=action.occurred_at,
-            registry_event_id=action.event_id,
-            registry_request_id=action.request_id,
-            user_agent=action.user_agent,
-        )
-        db.session.add(entry)
-        event = _apply(action, project, repository, entry)
-        if event is not None:
-            broker.publish(event.type, event)
-            outcome.published.append(str(event.type))
-        outcome.recorded += 1
-    if aside:
-        rejected.keep(aside, source_address)
-    outcome.rejected = len(aside)
-    db.session.flush()
-    return outcome
+        fresh.append(action)
+    return fresh
 
 
-def _project(name: str, rules: RecordRules) -> Project | None:
-    if rules.auto_create_projects:
-        return projects.ensure(name)
-    return projects.by_name(name)
-
-
-def _repository(project: Project, name: str) -> Repository:
-    repository = db.session.scalar(select(Repository).where(Repository.name == name))
-    if repository is None:
-        repository = Repository(project_id=project.id, name=name, pull_count=0, push_count=0)
-        db.session.add(repository)
-        db.session.flush()
-    return repository
-
-
-def _artifact(repository: Repository, digest: str) -> Artifact | None:
-    return db.session.scalar(select(Artifact).where(Artifact.repository_id == repository.id, Artifact.digest == digest))
+def _access_log(action: RegistryAction, project: Project, repository: Repository) -> dict[str, Any]:
+    """The access-log row of ``action`` (written in bulk with the envelope's others)."""
+    return {
+        "project_id": project.id,
+        "repo_name": repository.name,
+        "repo_tag": action.tag,
+        "digest": action.digest,
+        "operation": action.operation,
+        "username": action.username,
+        "op_time": action.occurred_at,
+        "registry_event_id": action.event_id,
+        "registry_request_id": action.request_id,
+        "user_agent": action.user_agent,
+    }
 
 
 def _event(
@@ -213,85 +227,66 @@ def _event(
     return ArtifactEvent(**values)  # type: ignore[arg-type]
 
 
-def _apply(action: RegistryAction, project: Project, repository: Repository, entry: AccessLog) -> ArtifactEvent | None:
+def _apply(
+    action: RegistryAction, project: Project, repository: Repository, entry: dict[str, Any], records: Records
+) -> ArtifactEvent | None:
     """Update repository and artifact records for ``action``; return the event to publish, if any."""
     if action.operation == "push":
-        return _push(action, project, repository)
+        return _push(action, project, repository, records)
     if action.operation == "pull":
-        return _pull(action, project, repository)
+        return _pull(action, project, repository, records)
     if action.tag:
-        return _delete_tag(action, project, repository, entry)
-    return _delete_digest(action, project, repository)
+        return _delete_tag(action, project, repository, entry, records)
+    return _delete_digest(action, project, repository, records)
 
 
-def _push(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
-    artifact = _artifact(repository, action.digest)
-    if artifact is None:
-        artifact = Artifact(repository_id=repository.id, digest=action.digest)
-        db.session.add(artifact)
+def _push(action: RegistryAction, project: Project, repository: Repository, records: Records) -> ArtifactEvent | None:
+    artifact = records.artifact(repository, action.digest) or records.add_artifact(repository, action.digest)
     artifact.media_type = action.media_type
     artifact.size = action.size
     artifact.push_time = action.occurred_at
     artifact.deleted_time = None
-    db.session.flush()
     if action.tag:
-        _point_tag(repository, action.tag, artifact, action.occurred_at)
+        records.point_tag(repository, action.tag, artifact, action.occurred_at)
     if not action.publish:
         return None
-    # SQL-side increments: concurrent receivers never lose a count.
-    repository.push_count = Repository.push_count + 1
-    repository.last_push_time = action.occurred_at
+    records.count(repository, action)
     return _event(action, project, repository, Topic.PUSH_ARTIFACT)
 
 
-def _point_tag(repository: Repository, name: str, artifact: Artifact, pushed: datetime | None) -> None:
-    """A tag points at one manifest: pushing it again moves it, and so does a pull that finds it elsewhere
-    (the registry is the truth). ``pushed`` is None when a pull, not a push, says where it points."""
-    tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == name))
-    if tag is None:
-        db.session.add(Tag(repository_id=repository.id, artifact_id=artifact.id, name=name, push_time=pushed))
-    elif tag.artifact_id != artifact.id or pushed is not None:
-        tag.artifact_id = artifact.id
-        tag.push_time = pushed or tag.push_time
-
-
-def _pull(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent:
+def _pull(action: RegistryAction, project: Project, repository: Repository, records: Records) -> ArtifactEvent:
     """A manifest pulled. One Dockhook never saw pushed (pushed before it ran) becomes known here, with the
     tag it was pulled by, so that a later delete by digest knows it is a manifest and which tags it had."""
-    repository.pull_count = Repository.pull_count + 1
-    repository.last_pull_time = action.occurred_at
-    artifact = _artifact(repository, action.digest)
+    records.count(repository, action)
+    artifact = records.artifact(repository, action.digest)
     if artifact is None and action.digest:
-        artifact = Artifact(
-            repository_id=repository.id, digest=action.digest, media_type=action.media_type, size=action.size
-        )
-        db.session.add(artifact)
-        db.session.flush()
+        artifact = records.add_artifact(repository, action.digest, media_type=action.media_type, size=action.size)
     if artifact is not None:
         artifact.pull_time = action.occurred_at
         if action.tag and artifact.deleted_time is None:
-            _point_tag(repository, action.tag, artifact, None)
+            records.point_tag(repository, action.tag, artifact, None)
     return _event(action, project, repository, Topic.PULL_ARTIFACT)
 
 
-def _delete_digest(action: RegistryAction, project: Project, repository: Repository) -> ArtifactEvent | None:
+def _delete_digest(
+    action: RegistryAction, project: Project, repository: Repository, records: Records
+) -> ArtifactEvent | None:
     """A manifest (or blob) deleted by digest: one DELETE_ARTIFACT carrying every tag it had.
 
     The registry reports blob deletes the same way; a digest never seen as a manifest here is
     recorded in the access log but not published. The tag deletes that follow (same request id)
     join this event instead of opening new ones.
     """
-    artifact = _artifact(repository, action.digest)
+    artifact = records.artifact(repository, action.digest)
     if artifact is None or artifact.deleted_time is not None:
         return None
-    tags = list(db.session.scalars(select(Tag.name).where(Tag.artifact_id == artifact.id).order_by(Tag.id)))
-    db.session.execute(delete(Tag).where(Tag.artifact_id == artifact.id))
+    tags = records.remove_tags_of(artifact)
     artifact.deleted_time = action.occurred_at
     return _event(action, project, repository, Topic.DELETE_ARTIFACT, tags=tags, media_type=artifact.media_type)
 
 
 def _delete_tag(
-    action: RegistryAction, project: Project, repository: Repository, entry: AccessLog
+    action: RegistryAction, project: Project, repository: Repository, entry: dict[str, Any], records: Records
 ) -> ArtifactEvent | None:
     """A tag removed: part of a manifest delete already published for this request, or a delete of its own.
 
@@ -299,27 +294,17 @@ def _delete_tag(
     pointed at, or the one this request deleted by digest. A tag the request's published DELETE_ARTIFACT
     did not carry (its manifest's tags were unknown) is published as its own DELETE_ARTIFACT.
     """
-    tag = db.session.scalar(select(Tag).where(Tag.repository_id == repository.id, Tag.name == action.tag))
-    artifact = db.session.get(Artifact, tag.artifact_id) if tag is not None else None
+    tag = records.tag(repository, action.tag)
+    artifact = records.tag_points_at(tag) if tag is not None else None
     if tag is not None:
-        db.session.delete(tag)
-    opened = None
-    if action.request_id:
-        opened = db.session.scalar(
-            select(Event)
-            .where(
-                Event.registry_request_id == action.request_id,
-                Event.repository == repository.name,
-                Event.type == str(Topic.DELETE_ARTIFACT),
-            )
-            .order_by(Event.id)
-        )
+        records.remove_tag(tag)
+    opened = records.opened_delete(action.request_id, repository.name) if action.request_id else None
     digest = (
         (artifact.digest if artifact else "")
         or (str(opened.data.get("digest", "")) if opened else "")
-        or _deleted_digest_of_request(action, project, repository)
+        or records.deleted_digest(action.request_id, project, repository)
     )
-    entry.digest = entry.digest or digest
+    entry["digest"] = entry["digest"] or digest
     if opened is not None:
         tags = list(opened.data.get("tags", []))
         if action.tag in tags:
@@ -335,21 +320,3 @@ def _delete_tag(
         digest=digest,
         media_type=artifact.media_type if artifact else (str(opened.data.get("media_type", "")) if opened else ""),
     )
-
-
-def _deleted_digest_of_request(action: RegistryAction, project: Project, repository: Repository) -> str:
-    """The digest this request deleted by digest in this repository (the registry sends it first, without tags)."""
-    if not action.request_id:
-        return ""
-    found = db.session.scalar(
-        select(AccessLog.digest)
-        .where(
-            AccessLog.registry_request_id == action.request_id,
-            AccessLog.project_id == project.id,
-            AccessLog.repo_name == repository.name,
-            AccessLog.operation == "delete",
-            AccessLog.repo_tag == "",
-        )
-        .order_by(AccessLog.id)
-    )
-    return found or ""

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from app.extensions import db
 from app.models import RejectedNotification
 from app.services import query
+from app.services.db import chunks
 from app.services.errors import NotFound
 from app.services.query import Key, Kind
 
@@ -39,8 +40,6 @@ MAX_KEPT_PER_ENVELOPE = 100
 # Control characters (C0, DEL, C1) and unpaired surrogates: no registry sends them, PostgreSQL refuses NUL and
 # lone surrogates outright, and a newline in a logged value forges log lines.
 UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# IN lists are sent in chunks of this size (old SQLite builds allow 999 bound parameters per statement).
-_CHUNK = 500
 
 # The keys of ``q`` and ``sort`` on the list.
 QUERY_KEYS: dict[str, Key] = {
@@ -97,8 +96,7 @@ def keep(rejections: Sequence[Rejection], source_address: str) -> int:
         rows.setdefault(row.dedupe_key, row)
     keys = list(rows)
     kept: set[str] = set()
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
+    for chunk in chunks(keys):
         kept.update(
             db.session.scalars(
                 select(RejectedNotification.dedupe_key).where(RejectedNotification.dedupe_key.in_(chunk))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.config import DEFAULT_SCHEDULE
 from app.extensions import current_settings, db
-from app.models import HookAttempt, HookJob, RejectedNotification, WebhookPolicy
+from app.models import Event, HookAttempt, HookJob, RejectedNotification, WebhookPolicy
 from app.services import hook_jobs
 from jobs.sweep import purge, sweep_once
 from tests.integration.test_delivery import add_policy, attempts, jobs, push, work
@@ -178,9 +178,11 @@ def test_concurrent_sweepers_enqueue_each_job_once(retry_app: Flask, redis_db: s
         assert policy is not None
         push(retry_app)
         (event_id,) = {j.event_id for j in jobs(retry_app)}
+        event = db.session.get(Event, event_id)
+        assert event is not None
         for _i in range(60):
             hook_jobs.create(
-                event_id=event_id,
+                event=event,
                 project_id=policy.project_id,
                 policy=policy,
                 target_index=0,
@@ -189,6 +191,7 @@ def test_concurrent_sweepers_enqueue_each_job_once(retry_app: Flask, redis_db: s
                 payload="{}",
                 content_type="application/json",
             )
+        hook_jobs.seal_new()
         db.session.commit()
         hook_jobs.take_new()
         db.session.remove()

@@ -1,0 +1,267 @@
+"""What an envelope's events read and change, loaded in a few statements and kept in memory until one flush.
+
+A registry envelope holds up to thousands of events (a backed-up or hostile registry fills the body limit).
+Read one row at a time, with a flush between events, that cost about ten statements per event: seconds per
+envelope while the registry waits. :class:`Records` reads every project, repository, artifact, tag, open
+delete event and deleting request the envelope names in a few chunked ``IN`` queries up front; the events are
+then applied in order to the objects in memory, and the session writes them in one flush, batched per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy.orm import QueryableAttribute
+
+from app.broker import Topic
+from app.broker.events import EventRecord
+from app.extensions import db
+from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
+from app.registry.actions import RegistryAction
+from app.services.db import chunks, insert_rows
+
+
+def _rows(
+    statement: Select[Any], column: ColumnElement[Any] | QueryableAttribute[Any], keys: Iterable[Any]
+) -> list[Any]:
+    """``statement`` filtered by ``column IN keys``, one query per chunk; the rows in the statement's order."""
+    found: list[Any] = []
+    for batch in chunks(dict.fromkeys(keys)):
+        found.extend(db.session.scalars(statement.where(column.in_(batch))))
+    return found
+
+
+@dataclass
+class Counts:
+    """A repository's pushes and pulls in this envelope: added to its counters in SQL once, at the end."""
+
+    pushes: int = 0
+    pulls: int = 0
+    last_push: datetime | None = None
+    last_pull: datetime | None = None
+
+
+@dataclass(eq=False)
+class NewTag:
+    """A tag first seen in this envelope: written in bulk once its artifact has an id (see :meth:`Records.write`)."""
+
+    repository_id: int
+    name: str
+    artifact: Artifact
+    push_time: datetime | None
+    gone: bool = False
+
+
+AnyTag = Tag | NewTag
+
+
+@dataclass
+class Records:
+    """The rows an envelope's events touch, keyed as the events name them; see the module docstring."""
+
+    projects: dict[str, Project] = field(default_factory=dict)
+    repositories: dict[str, Repository] = field(default_factory=dict)
+    artifacts: dict[tuple[int, str], Artifact | None] = field(default_factory=dict)
+    tags: dict[tuple[int, str], AnyTag | None] = field(default_factory=dict)
+    new_tags: list[NewTag] = field(default_factory=list)
+    # Where each known tag points, and each known artifact's tags in id order (new tags last).
+    tag_artifact: dict[AnyTag, Artifact] = field(default_factory=dict)
+    artifact_tags: dict[Artifact, list[AnyTag]] = field(default_factory=dict)
+    # The first DELETE_ARTIFACT of a request in a repository, and the digest a request deleted by digest.
+    opened: dict[tuple[str, str], Event | EventRecord] = field(default_factory=dict)
+    deleted_digests: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    counts: dict[Repository, Counts] = field(default_factory=dict)
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def load_projects(self, names: Iterable[str], create: bool) -> None:
+        """The projects named, by name; those missing are created (one flush) when ``create``."""
+        wanted = list(dict.fromkeys(names))
+        for project in _rows(select(Project), Project.name, wanted):
+            self.projects[project.name] = project
+        if not create:
+            return
+        missing = [Project(name=name, public=False) for name in wanted if name not in self.projects]
+        if missing:
+            db.session.add_all(missing)
+            db.session.flush()
+            self.projects.update((project.name, project) for project in missing)
+
+    def load_repositories(self, wanted: dict[str, Project]) -> None:
+        """The repositories named (full name → project), created where missing (one flush, for their ids)."""
+        for repository in _rows(select(Repository), Repository.name, wanted):
+            self.repositories[repository.name] = repository
+        missing = [
+            Repository(project_id=project.id, name=name, pull_count=0, push_count=0)
+            for name, project in wanted.items()
+            if name not in self.repositories
+        ]
+        if missing:
+            db.session.add_all(missing)
+            db.session.flush()
+            self.repositories.update((repository.name, repository) for repository in missing)
+
+    def load_rows(self, actions: Sequence[tuple[RegistryAction, Project, Repository]]) -> None:
+        """The artifacts, tags, open delete events and deleting requests that ``actions`` can read."""
+        digests = {(repository.id, action.digest) for action, _, repository in actions if action.digest}
+        for artifact in self._artifacts_by_key(digests):
+            self.artifacts[(artifact.repository_id, artifact.digest)] = artifact
+        for key in digests:
+            self.artifacts.setdefault(key, None)
+        named = {(repository.id, action.tag) for action, _, repository in actions if action.tag}
+        tags = self._tags_by_key(named)
+        # A manifest deleted by digest takes every tag it had with it: read those too.
+        deleted = [
+            self.artifacts[(repository.id, action.digest)]
+            for action, _, repository in actions
+            if action.operation == "delete" and not action.tag and action.digest
+        ]
+        tags.extend(_rows(select(Tag), Tag.artifact_id, [a.id for a in deleted if a is not None]))
+        self._index_tags(tags)
+        for key in named:
+            self.tags.setdefault(key, None)
+        self._load_deletes([action for action, _, _ in actions])
+
+    def _artifacts_by_key(self, keys: set[tuple[int, str]]) -> list[Artifact]:
+        statement = select(Artifact)
+        return _rows(statement, tuple_(Artifact.repository_id, Artifact.digest), keys)
+
+    def _tags_by_key(self, keys: set[tuple[int, str]]) -> list[Tag]:
+        return _rows(select(Tag), tuple_(Tag.repository_id, Tag.name), keys)
+
+    def _index_tags(self, tags: list[Tag]) -> None:
+        unique = sorted({id(tag): tag for tag in tags}.values(), key=lambda tag: tag.id)
+        known = {artifact.id: artifact for artifact in self.artifacts.values() if artifact is not None}
+        # The artifacts the tags point at that no event names by digest (a tag deleted by name, say).
+        unknown = [tag.artifact_id for tag in unique if tag.artifact_id not in known]
+        known.update((artifact.id, artifact) for artifact in _rows(select(Artifact), Artifact.id, unknown))
+        for tag in unique:
+            artifact = known[tag.artifact_id]
+            self.tags[(tag.repository_id, tag.name)] = tag
+            self.tag_artifact[tag] = artifact
+            self.artifact_tags.setdefault(artifact, []).append(tag)
+
+    def _load_deletes(self, actions: list[RegistryAction]) -> None:
+        requests = {action.request_id for action in actions if action.operation == "delete" and action.request_id}
+        if not requests:
+            return
+        opened = select(Event).where(Event.type == str(Topic.DELETE_ARTIFACT)).order_by(Event.id)
+        for event in _rows(opened, Event.registry_request_id, requests):
+            self.opened.setdefault((event.registry_request_id, event.repository), event)
+        deletes = (
+            select(AccessLog.registry_request_id, AccessLog.project_id, AccessLog.repo_name, AccessLog.digest)
+            .where(AccessLog.operation == "delete", AccessLog.repo_tag == "")
+            .order_by(AccessLog.id)
+        )
+        for batch in chunks(requests):
+            for row in db.session.execute(deletes.where(AccessLog.registry_request_id.in_(batch))):
+                self.note_digest_delete(row.registry_request_id, row.project_id, row.repo_name, row.digest)
+
+    # --- reading and changing, in event order ------------------------------------------------------
+
+    def artifact(self, repository: Repository, digest: str) -> Artifact | None:
+        return self.artifacts.get((repository.id, digest))
+
+    def add_artifact(self, repository: Repository, digest: str, **values: Any) -> Artifact:
+        artifact = Artifact(repository_id=repository.id, digest=digest, **values)
+        db.session.add(artifact)
+        self.artifacts[(repository.id, digest)] = artifact
+        return artifact
+
+    def tag(self, repository: Repository, name: str) -> AnyTag | None:
+        return self.tags.get((repository.id, name))
+
+    def tag_points_at(self, tag: AnyTag) -> Artifact:
+        return self.tag_artifact[tag]
+
+    def point_tag(self, repository: Repository, name: str, artifact: Artifact, pushed: datetime | None) -> None:
+        """A tag points at one manifest: pushing it again moves it, and so does a pull that finds it elsewhere
+        (the registry is the truth). ``pushed`` is None when a pull, not a push, says where it points."""
+        tag = self.tag(repository, name)
+        if tag is None:
+            tag = NewTag(repository.id, name, artifact, pushed)
+            self.new_tags.append(tag)
+            self.tags[(repository.id, name)] = tag
+        elif self.tag_artifact[tag] is not artifact or pushed is not None:
+            self.artifact_tags[self.tag_artifact[tag]].remove(tag)
+            tag.artifact = artifact
+            tag.push_time = pushed or tag.push_time
+        else:
+            return
+        self.tag_artifact[tag] = artifact
+        self.artifact_tags.setdefault(artifact, []).append(tag)
+
+    def remove_tag(self, tag: AnyTag) -> None:
+        self.artifact_tags[self.tag_artifact.pop(tag)].remove(tag)
+        self.tags[(tag.repository_id, tag.name)] = None
+        if isinstance(tag, NewTag):  # tagged earlier in this envelope: never written
+            tag.gone = True
+        else:
+            db.session.delete(tag)
+
+    def remove_tags_of(self, artifact: Artifact) -> list[str]:
+        """Untag ``artifact``; the names it had, oldest tag first."""
+        tags = list(self.artifact_tags.get(artifact, []))
+        for tag in tags:
+            self.remove_tag(tag)
+        return [tag.name for tag in tags]
+
+    def opened_delete(self, request_id: str, repository: str) -> Event | EventRecord | None:
+        return self.opened.get((request_id, repository))
+
+    def note_published(self, event: EventRecord) -> None:
+        if event.type == str(Topic.DELETE_ARTIFACT) and event.registry_request_id:
+            self.opened.setdefault((event.registry_request_id, event.repository), event)
+
+    def note_digest_delete(self, request_id: str, project_id: int, repository: str, digest: str) -> None:
+        """A delete by digest (an access-log row's values): a tag delete of the same request finds the digest here."""
+        if request_id:
+            self.deleted_digests.setdefault((request_id, project_id, repository), digest)
+
+    def deleted_digest(self, request_id: str, project: Project, repository: Repository) -> str:
+        return self.deleted_digests.get((request_id, project.id, repository.name), "") if request_id else ""
+
+    def count(self, repository: Repository, action: RegistryAction) -> None:
+        counts = self.counts.setdefault(repository, Counts())
+        if action.operation == "push":
+            counts.pushes += 1
+            counts.last_push = action.occurred_at
+        else:
+            counts.pulls += 1
+            counts.last_pull = action.occurred_at
+
+    def write(self) -> None:
+        """Write what the envelope changed: artifacts and the changes to known tags (one flush), then the new
+        tags (one bulk insert, now that their artifacts have ids), and the repositories' counters."""
+        self._write_counts()
+        db.session.flush()
+        insert_rows(
+            Tag,
+            [
+                {
+                    "repository_id": t.repository_id,
+                    "artifact_id": t.artifact.id,
+                    "name": t.name,
+                    "push_time": t.push_time,
+                }
+                for t in self.new_tags
+                if not t.gone
+            ],
+        )
+        self.new_tags.clear()
+
+    def _write_counts(self) -> None:
+        """Add the envelope's pushes and pulls to each repository's counters, in SQL (concurrent receivers never
+        lose a count)."""
+        for repository, counts in self.counts.items():
+            if counts.pushes:
+                repository.push_count = Repository.push_count + counts.pushes
+                repository.last_push_time = counts.last_push
+            if counts.pulls:
+                repository.pull_count = Repository.pull_count + counts.pulls
+                repository.last_pull_time = counts.last_pull
+        self.counts.clear()
