@@ -108,12 +108,14 @@ def _memory_table(title: str, result: dict[str, Any]) -> list[str]:
 
 
 def _scaling_table(title: str, result: dict[str, Any], seconds: bool = False) -> list[str]:
-    head = f"  {'scenario':<48}{'events/s':>10}{'mean ms':>9}" + (f"{'events':>8}{'s':>7}" if seconds else "")
+    head = f"  {'scenario':<48}{'events/s':>10}{'mean ms':>9}" + (
+        f"{'events':>8}{'answer s':>10}{'queued s':>10}" if seconds else ""
+    )
     lines = [title, head + f"{'ratio':>8}"]
     for name, scenario in result["scenarios"].items():
         m = scenario["median"]
         label = scenario["label"] + (" [baseline]" if name == result["baseline"] else "")
-        extra = f"{m['events']:>8.0f}{m['seconds']:>7.2f}" if seconds else ""
+        extra = f"{m['events']:>8.0f}{m['seconds']:>10.2f}{m['queued_seconds']:>10.2f}" if seconds else ""
         lines.append(f"  {label:<48}{m['per_s']:>10.0f}{_cell(m['mean_ms']):>9}{extra}{_cell(scenario['ratio']):>8}")
     return lines
 
