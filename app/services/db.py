@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import JSON, Dialect, Table, insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.extensions import db
 from app.models.base import Base
@@ -69,10 +72,60 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
 
 
 def insert_rows(model: type[Base], rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (every row with the same keys) in bulk: one executemany, not one statement per row.
+    """Insert ``rows`` (every row with the same keys) in bulk, in the session's transaction.
 
-    NULLs are sent as values: by default the ORM leaves a None out of its row, splitting rows that differ in
-    which values are None into separate statements (an envelope of tagged and untagged pushes, one each).
+    PostgreSQL takes them with ``COPY`` (psycopg's copy support): a third of an executemany's time for an
+    envelope's rows. Elsewhere one executemany, with NULLs sent as values: by default the ORM leaves a None out
+    of its row, splitting rows that differ in which values are None into separate statements. Errors are
+    SQLAlchemy's, as for any statement (IntegrityError for a duplicate key, OperationalError for an outage).
     """
-    if rows:
-        db.session.execute(insert(model).execution_options(render_nulls=True), rows)
+    if not rows:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        _copy_rows(model, rows)
+        return
+    db.session.execute(insert(model).execution_options(render_nulls=True), rows)
+
+
+def _copy_rows(model: type[Base], rows: list[dict[str, Any]]) -> None:
+    connection = db.session.connection()
+    dialect = connection.dialect
+    table = cast(Table, model.__table__)
+    names = list(rows[0])
+    # COPY knows nothing of the models' Python-side defaults: apply them as an INSERT would.
+    defaults = {
+        column.key: _default_of(column.default)
+        for column in table.columns
+        if column.key not in rows[0] and isinstance(column.default, ScalarElementColumnDefault | CallableColumnDefault)
+    }
+    columns = [table.c[name] for name in [*names, *defaults]]
+    convert = [_copy_value(column.type, dialect) for column in columns]
+    statement = f"COPY {table.name} ({', '.join(column.key for column in columns)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [*(row[name] for name in names), *(default() for default in defaults.values())]
+                copy.write_row([to(value) for to, value in zip(convert, values, strict=True)])
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
+def _default_of(default: ScalarElementColumnDefault | CallableColumnDefault) -> Callable[[], Any]:
+    if isinstance(default, ScalarElementColumnDefault):
+        return lambda: default.arg
+    # SQLAlchemy wraps a default such as clock.now to take an execution context, which it does not read.
+    made = cast(Callable[[Any], Any], default.arg)
+    return lambda: made(None)
+
+
+def _copy_value(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """How a value of a column of ``kind`` is written by COPY: as the statement's parameter would be."""
+    if isinstance(kind, TypeDecorator):
+        decorator = kind
+        inner = _copy_value(decorator.impl_instance, dialect)
+        return lambda value: inner(decorator.process_bind_param(value, dialect))
+    if isinstance(kind, JSON):
+        return lambda value: None if value is None else json.dumps(value)
+    return lambda value: value

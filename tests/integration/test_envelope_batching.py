@@ -22,7 +22,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AccessLog, Artifact, Event, HookJob, Repository, Tag
+from app.models import AccessLog, Artifact, Event, HookJob, HookJobStatus, Repository, Tag
+from app.services.db import insert_rows
 from tests.conftest import empty_tables
 from tests.integration.test_delivery import add_policy
 from tests.support import replay
@@ -237,3 +238,32 @@ def test_the_statements_an_envelope_costs_do_not_grow_with_its_events(make_app: 
     assert large == small, f"40 events cost {small} statements, 400 cost {large}"
     # Reading what exists, writing each table once, and the commit: a few dozen, not a few per event.
     assert small < 40
+
+
+def test_rows_written_in_bulk_are_the_rows_the_orm_writes(
+    make_app: Callable[..., Flask], fake_clock: FakeClock
+) -> None:
+    """insert_rows (COPY on PostgreSQL, executemany elsewhere) applies the models' defaults and column types."""
+    app = with_policies(make_app)
+    post(app.test_client(), [registry_event(1, "push", "library/alpine", tag="latest", digest=DIGESTS[0])])
+    with app.app_context():
+        event = db.session.scalars(select(Event)).one()
+        given = {
+            "event_id": event.id,
+            "project_id": event.project_id,
+            "policy_name": "bulk",
+            "target": {"type": "http", "address": "https://ci.example.com/in", "payload_format": "Default"},
+            "event_type": "PUSH_ARTIFACT",
+            "notify_type": "http",
+            "payload": '{"type": "PUSH_ARTIFACT", "text": "ünïcode \\\\ tab\\t"}',
+            "status": HookJobStatus.PENDING,
+        }
+        db.session.add(HookJob(uuid="orm", **given))
+        insert_rows(HookJob, [{"uuid": "bulk", **given}])
+        db.session.commit()
+        orm, bulk = (db.session.scalars(select(HookJob).where(HookJob.uuid == u)).one() for u in ("orm", "bulk"))
+        skip = {"id", "uuid"}
+        columns = [c.key for c in HookJob.__table__.columns if c.key not in skip]
+        assert {c: getattr(bulk, c) for c in columns} == {c: getattr(orm, c) for c in columns}
+        assert (bulk.last_error, bulk.attempt_count, bulk.creation_time) == ("", 0, fake_clock.now)
+        db.session.remove()
