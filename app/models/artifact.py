@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
 from app.models.base import Base, UTCDateTime
@@ -39,5 +39,3 @@ class Tag(Base):
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     push_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set by the receiver, so that a new artifact and its tags go to the database in one flush.
-    artifact: Mapped[Artifact] = relationship(lazy="raise", passive_deletes=True)

@@ -127,16 +127,23 @@ class SourceSchema(_Lenient):
     instanceID = fields.String(load_default="")
 
 
+def _absent(schema: type[Schema]) -> Any:
+    """The load default of a missing sub-object: what ``schema`` loads from ``{}``, made once (building a
+    schema per event cost more than loading the event), copied for each event (the event's loader changes it)."""
+    empty = schema().load({})
+    return lambda: dict(empty)
+
+
 class EventSchema(_Lenient):
     """One event's types. The values a kept event may hold (lengths, characters, names) are app.registry.bounds'."""
 
     id = fields.String(required=True)
     timestamp = fields.AwareDateTime(load_default=None, default_timezone=None)
     action = fields.String(required=True)
-    target = fields.Nested(TargetSchema, load_default=lambda: TargetSchema().load({}))
-    request = fields.Nested(RequestSchema, load_default=lambda: RequestSchema().load({}))
-    actor = fields.Nested(ActorSchema, load_default=lambda: ActorSchema().load({}))
-    source = fields.Nested(SourceSchema, load_default=lambda: SourceSchema().load({}))
+    target = fields.Nested(TargetSchema, load_default=_absent(TargetSchema))
+    request = fields.Nested(RequestSchema, load_default=_absent(RequestSchema))
+    actor = fields.Nested(ActorSchema, load_default=_absent(ActorSchema))
+    source = fields.Nested(SourceSchema, load_default=_absent(SourceSchema))
 
     @post_load
     def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -46,12 +46,40 @@ class Counts:
 
 
 @dataclass(eq=False)
+class NewArtifact:
+    """A manifest first seen in this envelope: written in bulk, with the values the envelope left it with."""
+
+    repository_id: int
+    digest: str
+    media_type: str = ""
+    size: int | None = None
+    push_time: datetime | None = None
+    pull_time: datetime | None = None
+    deleted_time: datetime | None = None
+    id: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "repository_id": self.repository_id,
+            "digest": self.digest,
+            "media_type": self.media_type,
+            "size": self.size,
+            "push_time": self.push_time,
+            "pull_time": self.pull_time,
+            "deleted_time": self.deleted_time,
+        }
+
+
+AnyArtifact = Artifact | NewArtifact
+
+
+@dataclass(eq=False)
 class NewTag:
     """A tag first seen in this envelope: written in bulk once its artifact has an id (see :meth:`Records.write`)."""
 
     repository_id: int
     name: str
-    artifact: Artifact
+    artifact: AnyArtifact
     push_time: datetime | None
     gone: bool = False
 
@@ -65,12 +93,13 @@ class Records:
 
     projects: dict[str, Project] = field(default_factory=dict)
     repositories: dict[str, Repository] = field(default_factory=dict)
-    artifacts: dict[tuple[int, str], Artifact | None] = field(default_factory=dict)
+    artifacts: dict[tuple[int, str], AnyArtifact | None] = field(default_factory=dict)
+    new_artifacts: list[NewArtifact] = field(default_factory=list)
     tags: dict[tuple[int, str], AnyTag | None] = field(default_factory=dict)
     new_tags: list[NewTag] = field(default_factory=list)
     # Where each known tag points, and each known artifact's tags in id order (new tags last).
-    tag_artifact: dict[AnyTag, Artifact] = field(default_factory=dict)
-    artifact_tags: dict[Artifact, list[AnyTag]] = field(default_factory=dict)
+    tag_artifact: dict[AnyTag, AnyArtifact] = field(default_factory=dict)
+    artifact_tags: dict[AnyArtifact, list[AnyTag]] = field(default_factory=dict)
     # The first DELETE_ARTIFACT of a request in a repository, and the digest a request deleted by digest.
     opened: dict[tuple[str, str], Event | EventRecord] = field(default_factory=dict)
     deleted_digests: dict[tuple[str, int, str], str] = field(default_factory=dict)
@@ -120,7 +149,7 @@ class Records:
             for action, _, repository in actions
             if action.operation == "delete" and not action.tag and action.digest
         ]
-        tags.extend(_rows(select(Tag), Tag.artifact_id, [a.id for a in deleted if a is not None]))
+        tags.extend(_rows(select(Tag), Tag.artifact_id, [a.id for a in deleted if isinstance(a, Artifact)]))
         self._index_tags(tags)
         for key in named:
             self.tags.setdefault(key, None)
@@ -135,7 +164,7 @@ class Records:
 
     def _index_tags(self, tags: list[Tag]) -> None:
         unique = sorted({id(tag): tag for tag in tags}.values(), key=lambda tag: tag.id)
-        known = {artifact.id: artifact for artifact in self.artifacts.values() if artifact is not None}
+        known: dict[int | None, AnyArtifact] = {a.id: a for a in self.artifacts.values() if isinstance(a, Artifact)}
         # The artifacts the tags point at that no event names by digest (a tag deleted by name, say).
         unknown = [tag.artifact_id for tag in unique if tag.artifact_id not in known]
         known.update((artifact.id, artifact) for artifact in _rows(select(Artifact), Artifact.id, unknown))
@@ -163,22 +192,22 @@ class Records:
 
     # --- reading and changing, in event order ------------------------------------------------------
 
-    def artifact(self, repository: Repository, digest: str) -> Artifact | None:
+    def artifact(self, repository: Repository, digest: str) -> AnyArtifact | None:
         return self.artifacts.get((repository.id, digest))
 
-    def add_artifact(self, repository: Repository, digest: str, **values: Any) -> Artifact:
-        artifact = Artifact(repository_id=repository.id, digest=digest, **values)
-        db.session.add(artifact)
+    def add_artifact(self, repository: Repository, digest: str, **values: Any) -> NewArtifact:
+        artifact = NewArtifact(repository.id, digest, **values)
+        self.new_artifacts.append(artifact)
         self.artifacts[(repository.id, digest)] = artifact
         return artifact
 
     def tag(self, repository: Repository, name: str) -> AnyTag | None:
         return self.tags.get((repository.id, name))
 
-    def tag_points_at(self, tag: AnyTag) -> Artifact:
+    def tag_points_at(self, tag: AnyTag) -> AnyArtifact:
         return self.tag_artifact[tag]
 
-    def point_tag(self, repository: Repository, name: str, artifact: Artifact, pushed: datetime | None) -> None:
+    def point_tag(self, repository: Repository, name: str, artifact: AnyArtifact, pushed: datetime | None) -> None:
         """A tag points at one manifest: pushing it again moves it, and so does a pull that finds it elsewhere
         (the registry is the truth). ``pushed`` is None when a pull, not a push, says where it points."""
         tag = self.tag(repository, name)
@@ -188,7 +217,8 @@ class Records:
             self.tags[(repository.id, name)] = tag
         elif self.tag_artifact[tag] is not artifact or pushed is not None:
             self.artifact_tags[self.tag_artifact[tag]].remove(tag)
-            tag.artifact = artifact
+            if isinstance(tag, NewTag):
+                tag.artifact = artifact
             tag.push_time = pushed or tag.push_time
         else:
             return
@@ -203,7 +233,7 @@ class Records:
         else:
             db.session.delete(tag)
 
-    def remove_tags_of(self, artifact: Artifact) -> list[str]:
+    def remove_tags_of(self, artifact: AnyArtifact) -> list[str]:
         """Untag ``artifact``; the names it had, oldest tag first."""
         tags = list(self.artifact_tags.get(artifact, []))
         for tag in tags:
@@ -235,8 +265,12 @@ class Records:
             counts.last_pull = action.occurred_at
 
     def write(self) -> None:
-        """Write what the envelope changed: artifacts and the changes to known tags (one flush), then the new
-        tags (one bulk insert, now that their artifacts have ids), and the repositories' counters."""
+        """Write what the envelope changed: the new artifacts (one bulk insert, their ids read back), the
+        changes to known rows and the repositories' counters (one flush), then the new tags."""
+        self._write_artifacts()
+        for tag, artifact in self.tag_artifact.items():
+            if isinstance(tag, Tag) and artifact.id is not None and tag.artifact_id != artifact.id:
+                tag.artifact_id = artifact.id  # a known tag moved (its new manifest may have just got its id)
         self._write_counts()
         db.session.flush()
         insert_rows(
@@ -253,6 +287,15 @@ class Records:
             ],
         )
         self.new_tags.clear()
+
+    def _write_artifacts(self) -> None:
+        insert_rows(Artifact, [artifact.values() for artifact in self.new_artifacts])
+        keys = {(artifact.repository_id, artifact.digest): artifact for artifact in self.new_artifacts}
+        statement = select(Artifact.repository_id, Artifact.digest, Artifact.id)
+        for batch in chunks(keys):
+            for row in db.session.execute(statement.where(tuple_(Artifact.repository_id, Artifact.digest).in_(batch))):
+                keys[(row.repository_id, row.digest)].id = row.id
+        self.new_artifacts.clear()
 
     def _write_counts(self) -> None:
         """Add the envelope's pushes and pulls to each repository's counters, in SQL (concurrent receivers never
