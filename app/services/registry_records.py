@@ -1,10 +1,11 @@
-"""What an envelope's events read and change, loaded in a few statements and kept in memory until one flush.
+"""What an envelope's events read and change: loaded in a few statements, changed in memory, written in bulk.
 
 A registry envelope holds up to thousands of events (a backed-up or hostile registry fills the body limit).
 Read one row at a time, with a flush between events, that cost about ten statements per event: seconds per
 envelope while the registry waits. :class:`Records` reads every project, repository, artifact, tag, open
 delete event and deleting request the envelope names in a few chunked ``IN`` queries up front; the events are
-then applied in order to the objects in memory, and the session writes them in one flush, batched per table.
+then applied in order to those rows in memory (new artifacts and tags as :class:`NewArtifact` and
+:class:`NewTag`), and :meth:`Records.write` writes each table once.
 """
 
 from __future__ import annotations
