@@ -3,6 +3,7 @@ limit, who did what (creator, operator, audit trail), and lists narrowed to what
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -248,3 +249,31 @@ def test_the_users_cli_creates_changes_lists_and_deletes_accounts(guarded: Flask
     assert runner.invoke(users_cli, ["list"]).output == "ops\tadmin\n"
     assert runner.invoke(users_cli, ["delete", "ops"]).exit_code == 0
     assert runner.invoke(users_cli, ["list"]).output == ""
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8", "surrogatepass")).decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic " + _b64("a\x00b:Secret-pass-1"),
+        "Basic " + _b64("alice:pass\x00word"),
+        "Basic " + _b64("robot$" + "x" * 600 + ":Secret-pass-1"),
+        "Basic " + _b64("alice"),
+        "Basic " + _b64(":"),
+        "Basic !!!",
+        "Basic " + _b64("\ud800:x"),
+        "Bearer " + "x" * 5000,
+        "Bearer 99999999999." + "a" * 43,
+        "Bearer 1." + "a" * 43,
+        "Digest username=alice",
+    ],
+)
+def test_hostile_credentials_are_a_401_in_harbors_shape(guarded: Flask, header: str) -> None:
+    client = guarded.test_client()
+    make_user(client, "alice", "Secret-pass-1")
+    answer = client.get(f"{V2}/projects", headers={"Authorization": header})
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert answer.get_json()["errors"][0]["code"] == "UNAUTHORIZED"
