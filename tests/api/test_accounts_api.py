@@ -152,6 +152,14 @@ def test_a_project_admin_grants_a_robot_no_more_than_they_hold_and_a_robot_makes
     assert made.status_code == 201
     system = {**grant, "level": "system", "name": "everything"}
     assert client.post(f"{V2}/robots", json=system, headers=owner).status_code == 403
+    # Harbor's UI lists a project's robots so; the owner sees that project's, the admin every robot.
+    team_id = client.get(f"{V2}/projects/team", headers=owner).get_json()["project_id"]
+    system_robot = {**grant, "level": "system", "name": "ops"}
+    assert client.post(f"{V2}/robots", json=system_robot, headers=ADMIN).status_code == 201
+    mine = client.get(f"{V2}/robots?q=Level=project,ProjectID={team_id}", headers=owner)
+    assert [r["name"] for r in mine.get_json()] == ["robot$team+bot"] and mine.headers["X-Total-Count"] == "1"
+    assert client.get(f"{V2}/robots", headers=owner).headers["X-Total-Count"] == "1"
+    assert client.get(f"{V2}/robots", headers=ADMIN).headers["X-Total-Count"] == "2"
     robot = {"Authorization": f"Bearer {made.get_json()['secret']}"}
     assert client.post(f"{V2}/robots", json={**grant, "name": "child"}, headers=robot).status_code == 403
     assert client.post(f"{V2}/projects", json={"project_name": "robotland"}, headers=robot).status_code == 403
