@@ -64,6 +64,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("users.Users", "GET"): SYSADMIN,
     ("users.Users", "POST"): SYSADMIN,
     ("users.CurrentUser", "GET"): SIGNED_IN,
+    ("users.SearchUsers", "GET"): SIGNED_IN,
     ("users.User", "GET"): SYSADMIN,
     ("users.User", "PUT"): SYSADMIN,
     ("users.User", "DELETE"): SYSADMIN,

@@ -147,6 +147,7 @@ ROWS: tuple[Row, ...] = (
     Row("GET", f"{V2}/users", ONLY_ADMIN, 200),
     Row("POST", f"{V2}/users", ONLY_ADMIN, 201, lambda w: {"username": w["unique"], "password": "Secret-123"}),
     Row("GET", f"{V2}/users/current", USERS, 200, refused=dict.fromkeys(ROBOTS, 404), note="404 for a robot"),
+    Row("GET", f"{V2}/users/search?username=fresh", SIGNED_IN, 200, note="ids and names only"),
     Row("GET", f"{V2}/users/{{user}}", ONLY_ADMIN, 200),
     Row("PUT", f"{V2}/users/{{fresh_user}}", ONLY_ADMIN, 200, lambda w: {"comment": "changed"}),
     Row("DELETE", f"{V2}/users/{{fresh_user}}", ONLY_ADMIN, 200),

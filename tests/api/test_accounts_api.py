@@ -186,6 +186,19 @@ def test_lists_show_only_what_the_caller_may_see_with_a_matching_total(guarded: 
     assert client.get(f"{V2}/projects/nowhere", headers=dana).status_code == 404
     assert client.get(f"{V2}/projects/shared/webhook/policies", headers=dana).status_code == 403
     assert client.get(f"{V2}/projects", headers=ADMIN).headers["X-Total-Count"] == "3"
+    # The access log across projects: only those whose log the caller may list.
+    for delivery in replay.deliveries("push_oci_alpine_3.19"):
+        assert send(client, delivery)[0] == 200
+    everything = client.get(f"{V2}/audit-logs", headers=ADMIN)
+    assert int(everything.headers["X-Total-Count"]) > 0
+    hidden = client.get(f"{V2}/audit-logs", headers=dana)
+    assert hidden.get_json() == [] and hidden.headers["X-Total-Count"] == "0"
+    guest = {"role_id": 3, "member_user": {"username": "dana"}}
+    assert client.post(f"{V2}/projects/library/members", json=guest, headers=ADMIN).status_code == 201
+    shown = client.get(f"{V2}/audit-logs", headers=dana)
+    assert shown.headers["X-Total-Count"] == everything.headers["X-Total-Count"]
+    found = client.get(f"{V2}/users/search?username=dan", headers=dana).get_json()
+    assert [u["username"] for u in found] == ["dana"] and set(found[0]) == {"user_id", "username"}
 
 
 def test_creator_operator_and_the_audit_trail_name_who_did_it(guarded: Flask) -> None:

@@ -51,3 +51,14 @@ class UserListArgs(PageArgs):
     q = q_field(users.QUERY_KEYS)
     sort = sort_field(users.QUERY_KEYS)
     username = fields.String(load_default=None, validate=validate.Length(max=MAX_TEXT_ARGUMENT))
+
+
+class UserSearchSchema(Schema):
+    """Harbor's UserSearchRespItem: only the id and the name."""
+
+    user_id = fields.Integer(attribute="id")
+    username = fields.String()
+
+
+class UserSearchArgs(PageArgs):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_ARGUMENT))

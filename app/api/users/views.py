@@ -16,6 +16,8 @@ from app.api.users.schemas import (
     UserListArgs,
     UserProfileSchema,
     UserSchema,
+    UserSearchArgs,
+    UserSearchSchema,
 )
 from app.services import access, passwords, users
 from app.services.errors import Forbidden, Invalid, NotFound
@@ -50,6 +52,17 @@ class Users(MethodView):
             operator=auth.current().name,
         )
         return created(url_for("users.User", user_id=user.id))
+
+
+@blp.route("/search")
+class SearchUsers(MethodView):
+    @blp.arguments(UserSearchArgs, location="query")
+    @blp.response(200, UserSearchSchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Accounts whose name contains ``username``: ids and names only, for anyone signed in (Harbor's member
+        dialog asks so)."""
+        rows, total = users.page(args["page"], args["page_size"], username=args["username"])
+        return rows, paging.headers(total, args["page"], args["page_size"])
 
 
 @blp.route("/current")
