@@ -44,6 +44,7 @@ def role_in(principal: Principal, project: Project) -> int | None:
 
 
 def robot_allows(permissions: tuple[dict[str, Any], ...], project_name: str, resource: str, action: str) -> bool:
+    """Whether a robot's ``permissions`` grant ``action`` on ``resource`` in ``project_name`` (or in ``*``)."""
     for permission in permissions:
         if permission.get("kind") != "project" or permission.get("namespace") not in (project_name, "*"):
             continue
@@ -71,6 +72,7 @@ def require(principal: Principal, project: Project, resource: str, action: str) 
 
 
 def require_sysadmin(principal: Principal) -> None:
+    """Raise Forbidden unless ``principal`` is a system administrator."""
     if not principal.sysadmin:
         raise Forbidden(f"{principal.name} is not a system administrator")
 

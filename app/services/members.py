@@ -20,6 +20,7 @@ def _role(role_id: int) -> int:
 
 
 def get(project: Project, member_id: int) -> tuple[ProjectMember, User]:
+    """The membership ``member_id`` of ``project`` and its account; raises NotFound (also for another project's)."""
     row = db.session.execute(
         select(ProjectMember, User)
         .join(User, User.id == ProjectMember.user_id)
@@ -48,6 +49,7 @@ def add(project: Project, user: User, role_id: int, *, operator: str) -> Project
 
 
 def change_role(project: Project, member_id: int, role_id: int, *, operator: str) -> None:
+    """Give the member another role; commit (audited). Raises NotFound or Invalid (an unknown role)."""
     member, user = get(project, member_id)
     member.role_id = _role(role_id)
     audit.record(
@@ -57,6 +59,7 @@ def change_role(project: Project, member_id: int, role_id: int, *, operator: str
 
 
 def remove(project: Project, member_id: int, *, operator: str) -> None:
+    """Take the member out of the project; commit (audited). Raises NotFound."""
     member, user = get(project, member_id)
     db.session.delete(member)
     audit.record("delete", "project_member", f"{project.name}/{user.username}", operator, project_id=project.id)

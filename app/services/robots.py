@@ -49,6 +49,7 @@ class RobotInput:
 
 
 def get(robot_id: int) -> Robot:
+    """The robot ``robot_id``; raises NotFound."""
     robot = db.session.get(Robot, robot_id)
     if robot is None:
         raise NotFound(f"robot {robot_id} not found")
@@ -56,6 +57,7 @@ def get(robot_id: int) -> Robot:
 
 
 def by_full_name(full_name: str) -> Robot | None:
+    """The robot named ``robot$...``, or None."""
     return db.session.scalar(select(Robot).where(Robot.full_name == full_name))
 
 
@@ -66,6 +68,7 @@ def for_bearer(secret: str) -> Robot | None:
 
 
 def expired(robot: Robot) -> bool:
+    """Whether the robot's ``expires_at`` has passed (-1 never does)."""
     return robot.expires_at != -1 and robot.expires_at <= int(clock.now().timestamp())
 
 
@@ -210,6 +213,7 @@ def refresh(robot: Robot, chosen: str | None, operator: Principal) -> str:
 
 
 def delete(robot: Robot, operator: Principal) -> None:
+    """Delete the robot (its secret stops working at once); commit (audited)."""
     full_name, project_id = robot.full_name, robot.project_id
     db.session.delete(robot)
     audit.record("delete", "robot", full_name, operator.name, project_id=project_id)
@@ -217,6 +221,7 @@ def delete(robot: Robot, operator: Principal) -> None:
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """A condition on ``Robot``: the robots ``principal`` may list (none for a robot)."""
     if principal.sysadmin:
         return true()
     if principal.is_robot:

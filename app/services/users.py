@@ -26,10 +26,12 @@ QUERY_KEYS: dict[str, Key] = {
 
 
 def by_name(username: str) -> User | None:
+    """The account named ``username``, or None."""
     return db.session.scalar(select(User).where(User.username == username))
 
 
 def get(user_id: int) -> User:
+    """The account ``user_id``; raises NotFound."""
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -37,12 +39,14 @@ def get(user_id: int) -> User:
 
 
 def validate_username(username: str) -> str:
+    """``username`` if Harbor would take it; raises Invalid."""
     if not USERNAME_RE.fullmatch(username):
         raise Invalid('username: 1 to 255 characters, without spaces, control characters or any of ,"~#%$')
     return username
 
 
 def validate_password(password: str) -> str:
+    """``password`` if strong enough (app.services.passwords); raises Invalid."""
     problem = passwords.password_problem(password)
     if problem is not None:
         raise Invalid(f"password: {problem}")
@@ -79,6 +83,7 @@ def create(
 
 
 def set_password(user: User, password: str, *, operator: str) -> None:
+    """Store a new password's hash and commit (audited without the password); raises Invalid when weak."""
     validate_password(password)
     user.password_hash = passwords.hash_secret(password)
     audit.record("update", "user", user.username, operator, "password changed")
@@ -86,12 +91,14 @@ def set_password(user: User, password: str, *, operator: str) -> None:
 
 
 def set_sysadmin(user: User, sysadmin: bool, *, operator: str) -> None:
+    """Make the account a system administrator, or not; commit (audited)."""
     user.sysadmin_flag = sysadmin
     audit.record("update", "user", user.username, operator, f"sysadmin_flag set to {str(sysadmin).lower()}")
     commit()
 
 
 def update_profile(user: User, *, email: str | None, realname: str | None, comment: str | None, operator: str) -> None:
+    """Change the given profile fields (None: keep); commit (audited)."""
     for name, value in (("email", email), ("realname", realname), ("comment", comment)):
         if value is not None:
             setattr(user, name, value)
