@@ -16,6 +16,7 @@ from app.version import __version__  # noqa: F401  (re-exported)
 def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     """Build the app: validated settings, database, broker, receiver and API. Connects to nothing."""
     from app.api import init_api
+    from app.api.access import install as authorize_api_requests
     from app.api.request_guard import install as guard_api_requests
     from app.extensions import db, migrate
     from app.notification import build_broker
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     # After init_api's token check: API bodies within DOCKHOOK_MAX_API_BODY_BYTES (per request, so the
     # receiver keeps DOCKHOOK_MAX_BODY_BYTES), bounded JSON, no NUL or lone surrogate.
     guard_api_requests(app)
+    # Last: what the signed-in caller may do (app/api/access.py), once the request is known to be well formed.
+    authorize_api_requests(app)
     return app
 
 

@@ -57,6 +57,9 @@ class Settings:
     secret_rotation_overlap: int = 86400
     max_targets: int = 20
     max_api_body_bytes: int = 1024 * 1024
+    # Failed sign-ins allowed per client address and per account name within the window (seconds).
+    signin_max_failures: int = 10
+    signin_window: int = 300
     # Answers DNS for target names instead of the system resolver: a boundary tests own (never from the env).
     resolver: Resolver | None = None
 
@@ -100,6 +103,8 @@ class Settings:
             "secret_rotation_overlap": _duration(env, "DOCKHOOK_SECRET_ROTATION_OVERLAP", 86400),
             "max_targets": _positive_int(env, "DOCKHOOK_MAX_TARGETS", 20),
             "max_api_body_bytes": _positive_int(env, "DOCKHOOK_MAX_API_BODY_BYTES", 1024 * 1024),
+            "signin_max_failures": _positive_int(env, "DOCKHOOK_SIGNIN_MAX_FAILURES", 10),
+            "signin_window": _duration(env, "DOCKHOOK_SIGNIN_WINDOW", 300),
         }
         values.update(overrides)
         if not values["secret_keys"]:

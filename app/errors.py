@@ -19,6 +19,7 @@ CODES = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "BAD_REQUEST",
+    429: "TOO_MANY_REQUESTS",
     500: "UNKNOWN",
     503: "SERVICE_UNAVAILABLE",
 }
@@ -31,7 +32,11 @@ def error_response(status: int, message: str, code: str | None = None) -> Respon
 
 
 def from_service_error(exc: ServiceError) -> Response:
-    return error_response(exc.status, str(exc), exc.code)
+    response = error_response(exc.status, str(exc), exc.code)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def from_http_exception(exc: HTTPException) -> Response:

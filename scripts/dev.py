@@ -92,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         if migrate.returncode != 0:
             print("dev: migrations failed; not starting", file=sys.stderr)
             return migrate.returncode
+        admin = _admin_account(env)
+        if admin is None:
+            return 1
         # Printed before any child starts, so no log line lands in the middle of the snippet.
-        print(_banner(env, settings, credentials, sources, redis_owner is not None), flush=True)
+        print(_banner(env, settings, credentials, sources, redis_owner is not None, admin), flush=True)
         children.append(
             subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env)
         )
@@ -180,8 +183,32 @@ def _write_credentials(path: Path, values: dict[str, str]) -> None:
     os.replace(partial, path)
 
 
+def _admin_account(env: dict[str, str]) -> str | None:
+    """Create the ``admin`` account on the first run; return the banner's line about it (its password, once), or
+    None when the command failed."""
+    made = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "users", "create", "admin", "--admin", "--generate", "--if-missing"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        print(f"dev: could not create the admin account: {made.stderr.strip()}", file=sys.stderr)
+        return None
+    if "password: " in made.stdout:
+        password = made.stdout.split("password: ", 1)[1].split()[0]
+        return f"admin / {password}  (shown this once; Dockhook keeps only its hash)"
+    return "admin (exists; a new password: flask --app wsgi users passwd admin --generate)"
+
+
 def _banner(
-    env: dict[str, str], settings: Settings, credentials: Path, sources: dict[str, str], own_redis: bool
+    env: dict[str, str],
+    settings: Settings,
+    credentials: Path,
+    sources: dict[str, str],
+    own_redis: bool,
+    admin: str = "",
 ) -> str:
     """What a developer needs to use this instance: where it stores things, its tokens, and how to call it."""
     base = f"http://{_reachable(env['DOCKHOOK_BIND'])}"
@@ -198,6 +225,7 @@ def _banner(
         f"secret key {sources[SECRET_KEYS]}",
         f"  credentials   {credentials} (mode 0600, reused on the next run)",
         f"  targets       webhooks may reach {targets}",
+        f"  admin account {admin}",
         f"  API token     {api_token}",
         f"  notify token  {notify_token}",
         "",

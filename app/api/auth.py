@@ -1,28 +1,61 @@
-"""API authentication: when DOCKHOOK_API_TOKEN is set, every ``/api/`` request must present it."""
+"""API authentication: every ``/api/`` request signs in (app.services.signin) before a view runs; the view and
+app/api/access.py read the caller with :func:`current`.
+
+Without DOCKHOOK_API_TOKEN (loopback development only: a non-loopback bind refuses to start without it) a
+request that sends no credentials acts as a system administrator, as the API always did there; credentials
+that are sent are still checked, and a robot or an account gets only its own permissions.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
-from app import bearer
 from app.errors import error_response
 from app.extensions import current_settings
+from app.services import signin
+from app.services.access import Principal
+from app.services.errors import TooManyAttempts, Unauthorized
 
 # The OpenAPI document describes the API; it holds no data.
 PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json"})
+CHALLENGE = 'Basic realm="dockhook", Bearer realm="dockhook"'
+OPEN = Principal("open", "anonymous", sysadmin=True)
 
 
-def require_token(app: Flask) -> None:
-    """Check ``Authorization: Bearer <token>`` — or HTTP Basic with the token as password, as Harbor's
-    clients send credentials — on every API request, in constant time."""
+def require_credentials(app: Flask) -> None:
+    """Sign in every API request: 401 (with ``WWW-Authenticate``) without valid credentials, 429 (with
+    ``Retry-After``) while this address or account has failed too often."""
 
     @app.before_request
-    def _check() -> Response | None:
-        token = current_settings().api_token
-        if token is None or not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+    def _authenticate() -> Response | None:
+        if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
             return None
-        if bearer.matches(request.headers.get("Authorization", ""), token, basic=True):
-            return None
-        response = error_response(401, "this API needs the Dockhook API token: Authorization: Bearer <token>")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="dockhook", Basic realm="dockhook"'
-        return response
+        settings = current_settings()
+        header = request.headers.get("Authorization", "")
+        if not header.strip():
+            if settings.api_token is None:
+                g.principal = OPEN
+                return None
+            return _challenge("this API needs credentials: HTTP Basic (an account or a robot) or Bearer")
+        limits = signin.Limits(settings.signin_max_failures, settings.signin_window)
+        try:
+            g.principal = signin.authenticate(header, request.remote_addr or "unknown", settings.api_token, limits)
+        except Unauthorized as exc:
+            return _challenge(str(exc))
+        except TooManyAttempts as exc:
+            response = error_response(429, str(exc), exc.code)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        return None
+
+
+def current() -> Principal:
+    """The caller of this request (set by the sign-in hook)."""
+    principal: Principal = g.principal
+    return principal
+
+
+def _challenge(message: str) -> Response:
+    response = error_response(401, message)
+    response.headers["WWW-Authenticate"] = CHALLENGE
+    return response

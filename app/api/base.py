@@ -18,20 +18,28 @@ from app.models import Project
 from app.services import projects
 from app.services.errors import ServiceError
 
-# How API clients authenticate (app/api/auth.py): the API token as a Bearer token, or as the password of
-# HTTP Basic, which is what Harbor's clients send. Either one will do: the document lists them as alternatives.
+# How API clients authenticate (app/api/auth.py, app/services/signin.py): an account or a robot with HTTP Basic
+# (what Harbor's clients send), a robot's generated secret or the bootstrap API token as a Bearer token. Either
+# scheme will do: the document lists them as alternatives.
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     "bearerAuth": {
         "type": "http",
         "scheme": "bearer",
-        "description": "Authorization: Bearer <DOCKHOOK_API_TOKEN> on /api; Bearer <DOCKHOOK_NOTIFY_TOKEN> on "
-        "/service/notifications",
+        "description": "On /api: Bearer <a robot secret Dockhook generated> or Bearer <DOCKHOOK_API_TOKEN> (a system "
+        "administrator). On /service/notifications: Bearer <DOCKHOOK_NOTIFY_TOKEN>",
     },
     "basicAuth": {
         "type": "http",
         "scheme": "basic",
-        "description": "HTTP Basic with DOCKHOOK_API_TOKEN as the password (any user name), as Harbor clients send",
+        "description": "HTTP Basic: an account's name and password, a robot's full name (robot$...) and secret, or "
+        "any name with DOCKHOOK_API_TOKEN as the password, as Harbor clients send",
     },
+}
+# Answers any API operation may give before its view runs (app/api/auth.py and app/api/access.py).
+SIGN_IN_ANSWERS = {
+    "401": "No credentials, or credentials that do not sign in (WWW-Authenticate says how to sign in)",
+    "403": "Signed in, without the permission this operation needs",
+    "429": "Too many failed sign-ins from this address or for this account (Retry-After says when to try again)",
 }
 
 # Path ids are 32-bit (PostgreSQL's integer): a larger number matches no route (404) instead of failing in the
@@ -106,6 +114,26 @@ class HarborApi(Api):
 
     def handle_service_error(self, error: ServiceError) -> Response:
         return from_service_error(error)
+
+
+def document_sign_in_answers(spec: Any) -> None:
+    """Add 401, 403 and 429 (Harbor's error shape, with their headers) to every operation of the API."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/HarborError"}}}
+    headers = {
+        "401": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "how to sign in"}},
+        "429": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds until sign-in is tried again"}},
+    }
+    for path, operations in spec._paths.items():
+        if not path.startswith("/api/") or path == "/api/v2.0/openapi.json":
+            continue
+        for method, operation in operations.items():
+            if method not in ("get", "put", "post", "delete", "patch", "head") or not isinstance(operation, dict):
+                continue
+            for status, description in SIGN_IN_ANSWERS.items():
+                answer: dict[str, Any] = {"description": description, "content": error}
+                if status in headers:
+                    answer["headers"] = headers[status]
+                operation.setdefault("responses", {}).setdefault(status, answer)
 
 
 def project(name_or_id: str) -> Project:

@@ -87,6 +87,9 @@ class HookJob(Base):
     creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The account that last redelivered, stopped or recovered it by hand ("" for none). A server default, so
+    # inserts that do not name it (the receiver's, and rows written under older revisions) need not know it.
+    operator: Mapped[str] = mapped_column(String(520), server_default="")
 
 
 class HookAttempt(Base):

@@ -44,10 +44,14 @@ def page(
     *,
     q: str | None = None,
     sort: str | None = None,
+    project_ids: Any = None,
 ) -> tuple[list[AccessLog], int]:
     """One page of ``project``'s access log (every project's when None), newest first unless ``sort`` says,
-    and the total matching rows. ``q`` and ``sort`` take ``QUERY_KEYS`` (raise Invalid otherwise)."""
+    and the total matching rows. ``q`` and ``sort`` take ``QUERY_KEYS`` (raise Invalid otherwise).
+    ``project_ids`` (a select of project ids) keeps only those projects' rows."""
     statement = query.filtered(select(AccessLog), QUERY_KEYS, q)
+    if project_ids is not None:
+        statement = statement.where(AccessLog.project_id.in_(project_ids))
     if project is not None:
         statement = statement.where(AccessLog.project_id == project.id)
     if operation:

@@ -30,3 +30,28 @@ class DatabaseUnavailable(ServiceError):
 
     code = "SERVICE_UNAVAILABLE"
     status = 503
+
+
+class Unauthorized(ServiceError):
+    """No credentials, or credentials that do not sign in."""
+
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class Forbidden(ServiceError):
+    """Signed in, but without the permission the request needs."""
+
+    code = "FORBIDDEN"
+    status = 403
+
+
+class TooManyAttempts(ServiceError):
+    """Too many failed sign-ins from this address or for this account; ``retry_after`` in seconds."""
+
+    code = "TOO_MANY_REQUESTS"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -312,8 +312,9 @@ UNSENT = (HookJobStatus.PENDING, HookJobStatus.SCHEDULED)
 ACTIVE = (HookJobStatus.PENDING, HookJobStatus.SCHEDULED, HookJobStatus.RUNNING)
 
 
-def stop(job: HookJob, reason: str, redis_url: str | None) -> bool:
+def stop(job: HookJob, reason: str, redis_url: str | None, operator: str = "") -> bool:
     """Stop a job that has not ended (``pending|scheduled|running → stopped``); commit; cancel its RQ job.
+    ``operator``: the account that asked (recorded on the job).
 
     A running attempt may still reach its target, but cannot change the status any more.
     Returns False (nothing changed) when the job had already ended.
@@ -321,7 +322,7 @@ def stop(job: HookJob, reason: str, redis_url: str | None) -> bool:
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in ACTIVE]))
-        .values(**_stopped(reason))
+        .values(**_stopped(reason), operator=operator)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -355,8 +356,9 @@ def _stopped(reason: str) -> dict[str, Any]:
     }
 
 
-def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
+def redeliver(job: HookJob, redis_url: str | None, job_timeout: int, operator: str = "") -> None:
     """Send an ended job again, once, as a manual attempt with the same ``webhook-id``; commit; enqueue.
+    ``operator``: the account that asked (recorded on the job).
 
     Raises Conflict while the job has not ended (it is still being delivered), or when its policy target
     is gone (the policy was deleted or the target removed: its credentials went with it). If Redis is
@@ -370,7 +372,7 @@ def redeliver(job: HookJob, redis_url: str | None, job_timeout: int) -> None:
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == job.id, HookJob.status.in_([str(s) for s in FINAL]))
-        .values(**_manual_redelivery(now))
+        .values(**_manual_redelivery(now), operator=operator)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -391,6 +393,7 @@ def recover(
     redis_url: str | None,
     job_timeout: int,
     limit: int = RECOVER_BATCH,
+    operator: str = "",
 ) -> tuple[list[str], int]:
     """Redeliver the policy's jobs that ended in ``error``, created in [since, until), at most ``limit`` of
     them, oldest first: each as one manual attempt with its own ``webhook-id``. Returns their uuids and how
@@ -423,7 +426,7 @@ def recover(
     rows = db.session.execute(
         update(HookJob)
         .where(HookJob.id.in_(sendable), HookJob.status == HookJobStatus.ERROR)
-        .values(**_manual_redelivery(now))
+        .values(**_manual_redelivery(now), operator=operator)
         .returning(HookJob.id, HookJob.uuid, HookJob.notify_type)
         .execution_options(synchronize_session=False)
     ).all()

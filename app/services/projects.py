@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Project, Repository, WebhookPolicy
+from app.models import Project, ProjectMember, Repository, WebhookPolicy
 from app.naming import project_name_problem
 from app.services import query
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError
 from app.services.query import Key, Kind
+from app.services.roles import PROJECT_ADMIN
 
 # The keys of ``q`` and ``sort`` on the project list.
 QUERY_KEYS: dict[str, Key] = {
@@ -60,13 +61,17 @@ def validate_name(name: str) -> str:
     return name
 
 
-def create(name: str, public: bool) -> Project:
-    """Create and commit a project; raises Invalid for a bad name and Conflict if it exists."""
+def create(name: str, public: bool, owner_user_id: int | None = None) -> Project:
+    """Create and commit a project; raises Invalid for a bad name and Conflict if it exists. ``owner_user_id``:
+    the account that created it, made its projectAdmin in the same transaction (as Harbor does)."""
     validate_name(name)
     if by_name(name) is not None:
         raise Conflict(f"project {name} already exists")
     project = Project(name=name, public=public)
     db.session.add(project)
+    if owner_user_id is not None:
+        db.session.flush()
+        db.session.add(ProjectMember(project_id=project.id, user_id=owner_user_id, role_id=PROJECT_ADMIN))
     try:
         commit()
     except IntegrityError:
@@ -124,12 +129,16 @@ def page(
     public: bool | None = None,
     q: str | None = None,
     sort: str | None = None,
+    visible: ColumnElement[bool] | None = None,
 ) -> tuple[list[tuple[Project, int]], int]:
     """One page of projects with their repository counts, and the total; oldest first unless ``sort`` says.
 
-    ``name`` matches a part of the name; ``q`` and ``sort`` take ``QUERY_KEYS`` (raise Invalid otherwise).
+    ``name`` matches a part of the name; ``q`` and ``sort`` take ``QUERY_KEYS`` (raise Invalid otherwise);
+    ``visible`` (app.services.access.projects_where) keeps the projects the caller may see.
     """
     statement = query.filtered(select(Project), QUERY_KEYS, q)
+    if visible is not None:
+        statement = statement.where(visible)
     if name:
         statement = statement.where(Project.name.contains(name, autoescape=True))
     if public is not None:

@@ -8,6 +8,7 @@ webhooks. The tests read everything they use from the launcher's output, as a de
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -170,6 +171,12 @@ def test_dev_launcher_generates_tokens_once_prints_them_and_they_work(tmp_path: 
         assert dev.api("/api/v2.0/projects") == 401
         assert dev.api("/api/v2.0/projects", token=notify_token) == 401
         assert dev.api("/api/v2.0/projects", token=api_token) == 200
+        # The admin account made on the first run: its password printed once, working with HTTP Basic.
+        admin = re.search(r"^  admin account admin / (\S+)", dev.output, re.MULTILINE)
+        assert admin, dev.output
+        basic = "Basic " + base64.b64encode(f"admin:{admin.group(1)}".encode()).decode()
+        status, _, _ = processes.http_request(f"{dev.base}/api/v2.0/users/current", headers={"Authorization": basic})
+        assert status == 200
         assert dev.notify(None) == 401
         assert dev.notify(api_token) == 401
         assert dev.notify(notify_token) == 200
@@ -197,6 +204,7 @@ def test_dev_launcher_generates_tokens_once_prints_them_and_they_work(tmp_path: 
         assert (again.api_token, again.notify_token) == (api_token, notify_token)
         assert "(from dev-credentials.env)" in again.output and "secret key from dev-credentials.env" in again.output
         assert again.api("/api/v2.0/projects", token=api_token) == 200
+        assert "admin account admin (exists" in again.output and admin.group(1) not in again.output
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         again.interrupt()
     finally:

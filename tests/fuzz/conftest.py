@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HookJob, Project, WebhookPolicy
+from app.models import HookJob, Project, ProjectMember, Robot, User, WebhookPolicy
 from tests.support import replay
 from tests.support.connects import Watch
 from tests.support.sinks import Sink, closed_port_url
@@ -23,7 +23,16 @@ from worker import run_worker
 
 AUTH_TOKEN = "fuzz-auth-token-5b9e1c"
 SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-SEEDED_SECRETS = (AUTH_TOKEN, SIGNING_SECRET, SIGNING_SECRET.removeprefix("whsec_"))
+# An account's password and a robot's secret: never shown again, never logged.
+USER_PASSWORD = "Fuzz-user-pass-3c7d"
+ROBOT_SECRET = "Fuzz-robot-secret-8e1f"
+SEEDED_SECRETS = (
+    AUTH_TOKEN,
+    SIGNING_SECRET,
+    SIGNING_SECRET.removeprefix("whsec_"),
+    USER_PASSWORD,
+    ROBOT_SECRET,
+)
 RECEIVER = "/service/notifications"
 # Small, so that the hostile 70 000-character values are over it.
 BODY_LIMIT = 64 * 1024
@@ -64,6 +73,19 @@ def seeded(make_app: Callable[..., Flask], redis_db: str, sink: Sink, watch: Wat
     for delivery in replay.deliveries("push_oci_alpine_3.19"):
         assert send(client, delivery)[0] == 200
     run_worker(app, redis_db, burst=True)
+    # An account, its membership and a robot, for the routes that name them.
+    made = client.post("/api/v2.0/users", json={"username": "fuzzer", "password": USER_PASSWORD})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    member = {"role_id": 2, "member_user": {"username": "fuzzer"}}
+    assert client.post("/api/v2.0/projects/library/members", json=member).status_code == 201
+    access = [{"resource": "notification-policy", "action": "read"}]
+    robot = {
+        "name": "fuzzbot",
+        "level": "project",
+        "secret": ROBOT_SECRET,
+        "permissions": [{"kind": "project", "namespace": "library", "access": access}],
+    }
+    assert client.post("/api/v2.0/robots", json=robot).status_code == 201
     return app
 
 
@@ -74,6 +96,9 @@ def seeded_names(app: Flask) -> dict[str, list[Any]]:
         project = db.session.scalars(select(Project).where(Project.name == "library")).one()
         policies = {p.name: p.id for p in db.session.scalars(select(WebhookPolicy))}
         jobs = list(db.session.scalars(select(HookJob).where(HookJob.policy_id == policies["ci"])))
+        user_id = db.session.scalars(select(User.id).where(User.username == "fuzzer")).one()
+        member_id = db.session.scalars(select(ProjectMember.id)).one()
+        robot_id = db.session.scalars(select(Robot.id)).one()
         db.session.remove()
     assert sorted(job.status for job in jobs) == ["error", "success"]
     return {
@@ -89,6 +114,9 @@ def seeded_names(app: Flask) -> dict[str, list[Any]]:
         "task_id": [job.id for job in jobs],
         "uuid": [job.uuid for job in jobs],
         "rejected_id": [1],
+        "user_id": [user_id],
+        "mid": [member_id],
+        "robot_id": [robot_id],
     }
 
 

@@ -85,19 +85,22 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
         event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=now, data={})
         db.session.add(event)
         db.session.flush()
-        job = HookJob(
-            event_id=event.id,
-            project_id=owner.id,
-            policy_id=policy_id,
-            event_type="PUSH_ARTIFACT",
-            notify_type="http",
-            target=dict(clear),
-            payload="{}",
-            status="success",
-        )
-        db.session.add(job)
-        db.session.flush()
-        job_id = job.id
+        # A plain row too: later revisions add columns the model reads back (0008's operator).
+        job_id = db.session.execute(
+            insert(HookJob.__table__).values(
+                uuid="00000000-0000-4000-8000-000000000004",
+                event_id=event.id,
+                project_id=owner.id,
+                policy_id=policy_id,
+                event_type="PUSH_ARTIFACT",
+                notify_type="http",
+                target=dict(clear),
+                payload="{}",
+                status="success",
+                creation_time=now,
+                update_time=now,
+            )
+        ).inserted_primary_key[0]
         db.session.commit()
         db.session.close()  # SQLite: no transaction of ours may hold the file while Alembic writes
 
@@ -125,6 +128,8 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
 
         downgrade(revision="0003")
         assert db.session.get(WebhookPolicy, policy_id).targets == [clear]
-        assert db.session.get(HookJob, job_id).target == clear, "jobs get their policy's values back"
+        # Only the columns 0003 has (the model's later ones are gone at this revision).
+        target = db.session.scalar(select(HookJob.__table__.c.target).where(HookJob.__table__.c.id == job_id))
+        assert target == clear, "jobs get their policy's values back"
         db.session.close()
         upgrade()

@@ -79,6 +79,9 @@ class HookJobSchema(Schema):
 
 class HookJobDetailSchema(HookJobSchema):
     attempts = fields.List(fields.Nested(AttemptSchema))
+    operator = fields.String(
+        metadata={"description": "the account that last redelivered, stopped or recovered it by hand (empty: none)"}
+    )
 
 
 class HookJobListArgs(PageArgs):

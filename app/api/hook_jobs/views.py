@@ -10,7 +10,7 @@ from flask import Response
 from flask.views import MethodView
 
 from app import redact
-from app.api import paging
+from app.api import auth, paging
 from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, project
 from app.api.hook_jobs.schemas import (
     FROM_LEGACY,
@@ -71,7 +71,7 @@ class Redeliver(MethodView):
         """Send an ended hook job again as one manual attempt, with the same ``webhook-id``."""
         job = _job(uuid)
         settings = current_settings()
-        hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout)
+        hook_jobs.redeliver(job, settings.redis_url, settings.job_timeout, operator=auth.current().name)
         return _with_attempts(_job(uuid))
 
 
@@ -158,7 +158,12 @@ class Recover(MethodView):
         policy = policies.get(project(project_name_or_id), policy_id)
         settings = current_settings()
         uuids, remaining = hook_jobs.recover(
-            policy.id, body["since"], body["until"], settings.redis_url, settings.job_timeout
+            policy.id,
+            body["since"],
+            body["until"],
+            settings.redis_url,
+            settings.job_timeout,
+            operator=auth.current().name,
         )
         return {"redelivered": len(uuids), "hook_jobs": uuids, "remaining": remaining}
 
@@ -182,7 +187,8 @@ def _job(uuid: str) -> HookJob:
 
 
 def _stop(job: HookJob) -> Any:
-    if not hook_jobs.stop(job, "stopped through the API", current_settings().redis_url):
+    operator = auth.current().name
+    if not hook_jobs.stop(job, f"stopped through the API by {operator}", current_settings().redis_url, operator):
         raise Conflict(f"hook job {job.uuid} has already ended ({job.status})")
     return _with_attempts(_job(job.uuid))
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api.paging import PageArgs, q_field, sort_field
 from app.api.projects.schemas import REPOSITORY_NAME_MAX
+from app.services import audit
 from app.services.access_logs import OPERATIONS, QUERY_KEYS
 
 
@@ -52,3 +53,21 @@ class AccessLogListArgs(AuditLogListArgs):
         validate=validate.Length(max=REPOSITORY_NAME_MAX),
         metadata={"description": "the full repository name"},
     )
+
+
+class AuditLogExtSchema(Schema):
+    """Harbor 2.13's AuditLogExt: a change to an account, a project member or a robot."""
+
+    id = fields.Integer()
+    operation = fields.String(metadata={"description": "create, update or delete"})
+    operation_description = fields.String()
+    operation_result = fields.Boolean()
+    resource_type = fields.String(metadata={"description": "user, project_member or robot"})
+    resource = fields.String()
+    username = fields.String(metadata={"description": "who did it"})
+    op_time = fields.DateTime()
+
+
+class AuditLogExtListArgs(PageArgs):
+    q = q_field(audit.QUERY_KEYS)
+    sort = sort_field(audit.QUERY_KEYS)

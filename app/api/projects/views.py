@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, url_for
 from flask.views import MethodView
 
-from app.api import paging
+from app.api import auth, paging
 from app.api.base import RESOURCE_NAME_PARAMETER, HarborBlueprint, created, project
 from app.api.projects.schemas import (
     ProjectCreateSchema,
@@ -18,7 +18,8 @@ from app.api.projects.schemas import (
     RepositoryListArgs,
     RepositorySchema,
 )
-from app.services import projects, repositories
+from app.services import access, projects, repositories
+from app.services.errors import Forbidden
 
 blp = HarborBlueprint("projects", __name__, url_prefix="/api/v2.0/projects", description="Projects and repositories")
 
@@ -37,9 +38,16 @@ class Projects(MethodView):
     @blp.arguments(ProjectListArgs, location="query")
     @blp.response(200, ProjectSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
-        """List projects (paged), oldest first unless ``sort`` says; ``name`` matches a part of the name."""
+        """List the projects the caller may see (public ones, and those it is a member of or a robot of), oldest
+        first unless ``sort`` says; ``name`` matches a part of the name."""
         rows, total = projects.page(
-            args["page"], args["page_size"], args["name"], public=args["public"], q=args["q"], sort=args["sort"]
+            args["page"],
+            args["page_size"],
+            args["name"],
+            public=args["public"],
+            q=args["q"],
+            sort=args["sort"],
+            visible=access.projects_where(auth.current(), "project", "read"),
         )
         return [_with_count(p, n) for p, n in rows], paging.headers(total, args["page"], args["page_size"])
 
@@ -56,9 +64,13 @@ class Projects(MethodView):
     @blp.response(201, description="Created; ``Location`` names the project; no body")
     @blp.alt_response(409, description="A project with this name exists")
     def post(self, body: dict[str, Any]) -> Any:
-        """Create a project; ``Location`` names it."""
+        """Create a project; ``Location`` names it. An account that creates one becomes its projectAdmin;
+        robots may not create projects."""
+        principal = auth.current()
+        if principal.is_robot:
+            raise Forbidden("a robot account cannot create projects")
         public = body["public"] or body["metadata"].get("public") is True
-        row = projects.create(body["project_name"], public)
+        row = projects.create(body["project_name"], public, owner_user_id=principal.user_id)
         return created(url_for("projects.Project", project_name_or_id=row.id))
 
 

@@ -3,12 +3,13 @@ Harbor 1.x's ``/api/projects/{project_id}/webhook``: the same view classes on tw
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
 
-from app.api import paging
+from app.api import auth, paging
 from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, created, project
 from app.api.webhooks.schemas import (
     LastTriggerSchema,
@@ -60,7 +61,11 @@ class Policies(MethodView):
     @blp.alt_response(404, description="Unknown project")
     @blp.alt_response(409, description="The project has a policy of this name")
     def post(self, body: PolicyInput, project_name_or_id: str) -> Any:
-        """Create a webhook policy in the project."""
+        """Create a webhook policy in the project; its ``creator`` is the account that signed in (the body's
+        ``creator`` is kept only on an API without credentials, as Harbor 2.3+ keeps what the client sends)."""
+        principal = auth.current()
+        if principal.kind != "open":
+            body = replace(body, creator=principal.name)
         policy = policies.create(project(project_name_or_id), body)
         return created(f"{request.path.rstrip('/')}/{policy.id}")
 
