@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     from app.api.request_guard import install as guard_api_requests
     from app.extensions import db, migrate
     from app.notification import build_broker
+    from app.ops.probes import bp as probes_bp
     from app.registry.views import bp as registry_bp
 
     settings = settings or Settings.from_env()
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         with app.app_context():
             _sqlite_setup(db.engine)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(probes_bp)
     init_api(app)
     # After init_api's token check: API bodies within DOCKHOOK_MAX_API_BODY_BYTES (per request, so the
     # receiver keeps DOCKHOOK_MAX_BODY_BYTES), bounded JSON, no NUL or lone surrogate.

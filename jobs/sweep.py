@@ -7,7 +7,9 @@ short transactions that two sweepers never share, and Redis is called only after
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +19,7 @@ from app import clock, queue
 from app.config import Settings
 from app.extensions import db
 from app.services import hook_jobs, rejected, sweeps
+from app.services.health import HEARTBEAT_TTL
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +90,12 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
     last_purge = 0.0
+    name = f"{socket.gethostname()}:{os.getpid()}"
     while not stopping:
         started = time.monotonic()
+        if not once and settings.redis_url is not None:
+            # Alive for a few intervals: a missed beat or a slow pass is not yet "the sweeper is not running".
+            queue.beat(settings.redis_url, "sweeper", name, max(HEARTBEAT_TTL, 3 * every))
         try:
             stats = sweep_once(settings)
             if stats:

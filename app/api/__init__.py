@@ -13,6 +13,7 @@ from app.api.logs.views import blp as logs_blp
 from app.api.notifications import document as document_receiver
 from app.api.projects.views import blp as projects_blp
 from app.api.rejected.views import blp as rejected_blp
+from app.api.system import blp as system_blp
 from app.api.webhooks.views import blp as webhooks_blp
 from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
 
@@ -35,6 +36,7 @@ def init_api(app: Flask) -> HarborApi:
         hook_jobs_blp,
         hook_jobs_v1_blp,
         rejected_blp,
+        system_blp,
     ):
         api.register_blueprint(blueprint)
     document_receiver(app, api.spec, "HarborError")

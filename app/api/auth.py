@@ -8,8 +8,10 @@ from app import bearer
 from app.errors import error_response
 from app.extensions import current_settings
 
-# The OpenAPI document describes the API; it holds no data.
-PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json"})
+# Answered without credentials, whatever authenticates the rest of /api/ (keep it so when accounts replace the
+# token): the OpenAPI document and the browsable docs describe the API and hold no data; Harbor serves ping and
+# health unauthenticated too (load balancers and Harbor's own tooling call them), and they reveal nothing secret.
+PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json", "/api/v2.0/ping", "/api/v2.0/health"})
 
 
 def require_token(app: Flask) -> None:
