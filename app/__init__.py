@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     from app.api.request_guard import install as guard_api_requests
     from app.extensions import db, migrate
     from app.notification import build_broker
+    from app.ops.metrics import install as install_metrics
     from app.ops.probes import bp as probes_bp
     from app.registry.views import bp as registry_bp
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
             _sqlite_setup(db.engine)
     app.register_blueprint(registry_bp)
     app.register_blueprint(probes_bp)
+    install_metrics(app)
     init_api(app)
     # After init_api's token check: API bodies within DOCKHOOK_MAX_API_BODY_BYTES (per request, so the
     # receiver keeps DOCKHOOK_MAX_BODY_BYTES), bounded JSON, no NUL or lone surrogate.

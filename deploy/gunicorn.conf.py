@@ -1,6 +1,8 @@
 """gunicorn settings for Dockhook (``gunicorn -c deploy/gunicorn.conf.py wsgi:app``); env overrides below."""
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("DOCKHOOK_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("DOCKHOOK_WEB_WORKERS", "2"))
@@ -17,6 +19,21 @@ preload_app = False
 # gunicorn's control socket lives at one fixed path per user: several instances on a machine
 # (tests, or a receiver beside another service) would fight over it. Dockhook does not use it.
 control_socket_disable = True
+
+# /metrics adds up every process's counters through prometheus_client's multi-process mode: all gunicorn workers
+# (and the RQ workers and sweeper of this machine, when they are given the same directory) write their values
+# under PROMETHEUS_MULTIPROC_DIR. Set here, in the master, before any worker imports prometheus_client. When the
+# operator did not set one, the master makes a private one and removes it on exit (make run sets one for all).
+_OWN_METRICS_DIR = None
+if __name__ != "__main__" and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # not in the start-up check below
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="dockhook-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if _OWN_METRICS_DIR is not None:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
+
 
 # Dockhook's own log lines (app.*, at INFO) next to gunicorn's, with time, level and logger.
 logconfig_dict = {

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
-from app import clock
+from app import clock, metrics
 from app.config import Settings
 from app.extensions import current_settings, db
 from app.models import HookJob
@@ -20,6 +20,8 @@ from jobs import sender, turns
 log = logging.getLogger(__name__)
 
 SLACK_INTERVAL = 1.0
+# A decision's action as the attempt rows name their outcome.
+_OUTCOME = {"success": "success", "retry": "retry", "fail": "error"}
 
 
 def deliver(hook_job_id: int) -> str:
@@ -79,6 +81,9 @@ def deliver(hook_job_id: int) -> str:
 
 def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:
     decision = _record(job, result, settings, deadline)
+    metrics.ATTEMPT_DURATION.labels(_OUTCOME.get(decision.action, decision.action)).observe(result.duration_ms / 1000)
+    if decision.action == "success" and decision.applied:
+        metrics.DELIVERY_LATENCY.observe(max(0.0, (clock.now() - job.creation_time).total_seconds()))
     log.info(
         "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)%s",
         job.id,

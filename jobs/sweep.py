@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
-from app import clock, queue
+from app import clock, metrics, queue
 from app.config import Settings
 from app.extensions import db
 from app.services import hook_jobs, rejected, sweeps
@@ -98,6 +98,8 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
             queue.beat(settings.redis_url, "sweeper", name, max(HEARTBEAT_TTL, 3 * every))
         try:
             stats = sweep_once(settings)
+            metrics.SWEEPER_ACTIONS.labels("expired").inc(stats.expired)
+            metrics.SWEEPER_ACTIONS.labels("enqueued").inc(stats.enqueued)
             if stats:
                 log.info(
                     "sweep: %d leases expired, %d enqueued, %d already waiting%s",
@@ -108,6 +110,7 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
                 )
             if started - last_purge >= PURGE_EVERY or once:
                 jobs, attempts, kept_aside = purge(settings)
+                metrics.SWEEPER_ACTIONS.labels("purged").inc(jobs + kept_aside)
                 last_purge = started
                 if jobs or kept_aside:
                     log.info(
@@ -118,6 +121,7 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
                         settings.retention_days,
                     )
         except Exception:
+            metrics.SWEEPER_ACTIONS.labels("failed").inc()
             db.session.rollback()
             log.exception("sweep failed; retrying in %s s", every)
         finally:
