@@ -12,7 +12,7 @@ import time
 
 from flask import Flask
 
-from app import create_app
+from app import create_app, logs
 from app.config import ConfigError, Settings
 from app.queue import CONNECTION_LOST, QUEUES, beat, new_worker
 from app.services.health import HEARTBEAT_TTL, WORKER_BEAT
@@ -87,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     parser.add_argument("--name", help="worker name prefix shown by `rq info` (the pid is appended; default: random)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"dockhook worker: configuration error: {exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format, settings.log_level)
     if settings.redis_url is None:
         print("dockhook worker: REDIS_URL is not set (make run starts a Redis and sets it)", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     from app.api import init_api
     from app.api.request_guard import install as guard_api_requests
     from app.extensions import db, migrate
+    from app.logs import install_request_ids
     from app.notification import build_broker
     from app.ops.metrics import install as install_metrics
     from app.ops.probes import bp as probes_bp
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         _sqlite_directory(settings.database_url)
         with app.app_context():
             _sqlite_setup(db.engine)
+    install_request_ids(app)
     app.register_blueprint(registry_bp)
     app.register_blueprint(probes_bp)
     install_metrics(app)

@@ -35,12 +35,22 @@ def on_exit(server):  # type: ignore[no-untyped-def]
         shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
 
 
-# Dockhook's own log lines (app.*, at INFO) next to gunicorn's, with time, level and logger.
+# Dockhook's own log lines (app.*, at INFO) next to gunicorn's, with time, level and logger; in each worker,
+# post_worker_init hands Dockhook's lines to app/logs.py (request id, registry event ids, hook job uuid).
+_LOG_FORMAT = "json" if os.environ.get("DOCKHOOK_LOG_FORMAT", "").strip().lower() == "json" else "plain"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"},
+        # DOCKHOOK_LOG_FORMAT=json: the same fields as app/logs.py writes (the master does not import app/).
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": _LOG_FORMAT, "stream": "ext://sys.stderr"}},
     "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
@@ -51,6 +61,16 @@ logconfig_dict = {
 # Exit status of a master that refuses to serve: EX_CONFIG (sysexits.h), so a service manager can
 # tell "fix the configuration" from a crash (systemd: RestartPreventExitStatus=78).
 REFUSED = 78
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    # In the worker, after it loaded the app: Dockhook's formatter with the ids bound per request. Alembic and
+    # other libraries' start-up INFO lines are silenced there (app.logs.QUIET).
+    from app import logs
+    from app.config import Settings
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
-from app import clock, metrics
+from app import clock, logs, metrics
 from app.config import Settings
 from app.extensions import current_settings, db
 from app.models import HookJob
@@ -35,11 +35,13 @@ def deliver(hook_job_id: int) -> str:
     settings = current_settings()
     # Keep a margin under the lease: past it, the sweeper may already have handed the job on.
     deadline = time.monotonic() + settings.job_timeout - 2
+    bound = None  # the hook job's uuid rides on every log line of this delivery (app.logs)
     try:
         job = hook_jobs.claim(hook_job_id, lease_seconds=settings.job_timeout)
         if job is None:
             log.info("hook job %s: not claimable (final, running elsewhere or gone); skipped", hook_job_id)
             return "skipped"
+        bound = logs.HOOK_JOB.set(job.uuid)
         # The target's current credentials, read now: a retry after a credential change sends the new ones.
         target = credentials.for_job(job, clock.now())
         # Detached: its loaded values stay readable after the transaction ends.
@@ -76,6 +78,8 @@ def deliver(hook_job_id: int) -> str:
             turns.wait_turn(settings.redis_url, f"slack:{key}", SLACK_INTERVAL, deadline)
         return _finish(job, sender.send(request), settings, deadline)
     finally:
+        if bound is not None:
+            logs.HOOK_JOB.reset(bound)
         db.session.remove()
 
 
