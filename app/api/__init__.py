@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.api import docs
 from app.api.auth import require_token
 from app.api.base import HarborApi
 from app.api.configurations.views import blp as configurations_blp
@@ -19,12 +20,14 @@ from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
 
 
 def init_api(app: Flask) -> HarborApi:
-    """Bind the API to ``app``; the OpenAPI document is served at ``/api/v2.0/openapi.json``."""
+    """Bind the API to ``app``; the OpenAPI document is served at ``/api/v2.0/openapi.json``, Swagger UI at
+    ``/api/v2.0/docs``."""
     app.config.setdefault("API_TITLE", "Dockhook")
     app.config.setdefault("API_VERSION", "v2.0")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v2.0")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    docs.configure(app)
     require_token(app)
     api = HarborApi(app)
     for blueprint in (

@@ -11,7 +11,13 @@ from app.extensions import current_settings
 # Answered without credentials, whatever authenticates the rest of /api/ (keep it so when accounts replace the
 # token): the OpenAPI document and the browsable docs describe the API and hold no data; Harbor serves ping and
 # health unauthenticated too (load balancers and Harbor's own tooling call them), and they reveal nothing secret.
-PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json", "/api/v2.0/ping", "/api/v2.0/health"})
+PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json", "/api/v2.0/docs", "/api/v2.0/ping", "/api/v2.0/health"})
+PUBLIC_PREFIXES = ("/api/v2.0/docs/assets/",)
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is answered without credentials."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def require_token(app: Flask) -> None:
@@ -21,7 +27,7 @@ def require_token(app: Flask) -> None:
     @app.before_request
     def _check() -> Response | None:
         token = current_settings().api_token
-        if token is None or not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+        if token is None or not request.path.startswith("/api/") or is_public(request.path):
             return None
         if bearer.matches(request.headers.get("Authorization", ""), token, basic=True):
             return None
