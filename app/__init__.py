@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     """Build the app: validated settings, database, broker, receiver and API. Connects to nothing."""
     from app.api import init_api
     from app.api.request_guard import install as guard_api_requests
+    from app.dashboard import install as install_dashboard
     from app.extensions import db, migrate
     from app.logs import install_request_ids
     from app.notification import build_broker
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     app.register_blueprint(registry_bp)
     app.register_blueprint(probes_bp)
     install_metrics(app)
+    install_dashboard(app)
     init_api(app)
     # After init_api's token check: API bodies within DOCKHOOK_MAX_API_BODY_BYTES (per request, so the
     # receiver keeps DOCKHOOK_MAX_BODY_BYTES), bounded JSON, no NUL or lone surrogate.

@@ -309,7 +309,7 @@ def test_ctrl_c_after_registry_traffic_on_keep_alive_connections_stops_within_3_
     connections: list[http.client.HTTPConnection] = []
     try:
         started = psutil.Process(dev.process.pid).children(recursive=True)
-        for line in ("  web ", "  workers ", "  health ", "  metrics ", "  API docs "):
+        for line in ("  web ", "  workers ", "  dashboard ", "  health ", "  metrics ", "  API docs "):
             assert line in dev.output, f"the banner has no {line.strip()!r} line\n{dev.output}"
         api = {"Authorization": f"Bearer {dev.api_token}"}
 
