@@ -19,14 +19,15 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/python scripts/dev.py
 
-# The end-to-end test needs Debian's docker-registry and skopeo; install them when apt can.
+# The end-to-end tests need Debian's docker-registry and skopeo, and chromium for the browser tests (driven by
+# the playwright package, with Debian's browser: Playwright downloads none); install them when apt can.
 e2e-deps:
-	@if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then :; \
+	@if command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v chromium >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing docker-registry and skopeo for the end-to-end test"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo >/dev/null) \
-	    || echo "apt-get could not install docker-registry/skopeo; the end-to-end test will be skipped"; \
-	else echo "apt-get unavailable: the end-to-end registry test will be skipped"; fi
+	  echo "installing docker-registry, skopeo and chromium for the end-to-end tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo chromium >/dev/null) \
+	    || echo "apt-get could not install docker-registry/skopeo/chromium; the end-to-end tests will be skipped"; \
+	else echo "apt-get unavailable: the end-to-end registry and browser tests will be skipped"; fi
 
 test: install e2e-deps
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
+import threading
 import time
 
 from flask import Flask
 
-from app import create_app
+from app import create_app, logs
 from app.config import ConfigError, Settings
-from app.queue import CONNECTION_LOST, QUEUES, new_worker
+from app.queue import CONNECTION_LOST, QUEUES, beat, new_worker
+from app.services.health import HEARTBEAT_TTL, WORKER_BEAT
 from app.startup import check_secret_keys
 
 RECONNECT_MIN = 0.5
@@ -64,17 +67,32 @@ def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = 
             name = None
 
 
+def start_heartbeat(url: str, name: str) -> threading.Event:
+    """Beat every WORKER_BEAT seconds (first at once) until the returned event is set; /readyz, /api/v2.0/health
+    and /metrics read the beats. A thread, so a long delivery does not silence it; it dies with the process."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            beat(url, "worker", name, HEARTBEAT_TTL)
+            if stop.wait(WORKER_BEAT):
+                return
+
+    threading.Thread(target=loop, name="dockhook-heartbeat", daemon=True).start()
+    return stop
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     parser.add_argument("--name", help="worker name prefix shown by `rq info` (the pid is appended; default: random)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"dockhook worker: configuration error: {exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format, settings.log_level)
     if settings.redis_url is None:
         print("dockhook worker: REDIS_URL is not set (make run starts a Redis and sets it)", file=sys.stderr)
         return 2
@@ -84,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dockhook worker: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("working queues %s on %s", ", ".join(QUEUES), settings.redis_url)
-    run_worker(create_app(settings), settings.redis_url, burst=args.burst, name=args.name)
+    heartbeat = start_heartbeat(settings.redis_url, f"{socket.gethostname()}:{os.getpid()}")
+    try:
+        run_worker(create_app(settings), settings.redis_url, burst=args.burst, name=args.name)
+    finally:
+        heartbeat.set()
     return 0
 
 

@@ -18,8 +18,12 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
     from app.api import init_api
     from app.api.access import install as authorize_api_requests
     from app.api.request_guard import install as guard_api_requests
+    from app.dashboard import install as install_dashboard
     from app.extensions import db, migrate
+    from app.logs import install_request_ids
     from app.notification import build_broker
+    from app.ops.metrics import install as install_metrics
+    from app.ops.probes import bp as probes_bp
     from app.registry.views import bp as registry_bp
 
     settings = settings or Settings.from_env()
@@ -39,7 +43,11 @@ def create_app(settings: Settings | None = None, **flask_config: Any) -> Flask:
         _sqlite_directory(settings.database_url)
         with app.app_context():
             _sqlite_setup(db.engine)
+    install_request_ids(app)
     app.register_blueprint(registry_bp)
+    app.register_blueprint(probes_bp)
+    install_metrics(app)
+    install_dashboard(app)
     init_api(app)
     # After init_api's token check: API bodies within DOCKHOOK_MAX_API_BODY_BYTES (per request, so the
     # receiver keeps DOCKHOOK_MAX_BODY_BYTES), bounded JSON, no NUL or lone surrogate.

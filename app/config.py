@@ -26,6 +26,9 @@ GENERATE_KEY_HINT = (
 )
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class ConfigError(ValueError):
     """A setting has a value Dockhook cannot run with; the message names the variable."""
 
@@ -38,6 +41,12 @@ class Settings:
     redis_url: str | None = None
     notify_token: str | None = None
     api_token: str | None = None
+    # /metrics accepts this bearer token besides the API token (a scraper need not hold the API's credentials).
+    metrics_token: str | None = None
+    # Where prometheus_client's multi-process mode keeps every process's values (read by /metrics); None: per process.
+    metrics_dir: str | None = None
+    log_format: str = "text"
+    log_level: str = "INFO"
     default_project: str = "library"
     auto_create_projects: bool = True
     pull_ua_denylist: tuple[str, ...] = DEFAULT_UA_DENYLIST
@@ -68,6 +77,7 @@ class Settings:
         shown = {
             "notify_token": "******" if self.notify_token else None,
             "api_token": "******" if self.api_token else None,
+            "metrics_token": "******" if self.metrics_token else None,
             "secret_keys": f"<{len(self.secret_keys)} keys>",
         }
         fields = ", ".join(f"{name}={shown.get(name, getattr(self, name))!r}" for name in self.__dataclass_fields__)
@@ -85,6 +95,10 @@ class Settings:
             "redis_url": _optional_url(env, "REDIS_URL", ("redis://", "rediss://", "unix://")),
             "notify_token": _token(env.get("DOCKHOOK_NOTIFY_TOKEN")),
             "api_token": _token(env.get("DOCKHOOK_API_TOKEN"), "DOCKHOOK_API_TOKEN"),
+            "metrics_token": _token(env.get("DOCKHOOK_METRICS_TOKEN"), "DOCKHOOK_METRICS_TOKEN"),
+            "metrics_dir": _metrics_dir(env.get("PROMETHEUS_MULTIPROC_DIR")),
+            "log_format": _choice(env, "DOCKHOOK_LOG_FORMAT", ("text", "json"), "text"),
+            "log_level": _choice(env, "DOCKHOOK_LOG_LEVEL", LOG_LEVELS, "INFO"),
             "default_project": _project_name(env.get("DOCKHOOK_DEFAULT_PROJECT", "library")),
             "auto_create_projects": _bool(env, "DOCKHOOK_AUTO_CREATE_PROJECTS", True),
             "pull_ua_denylist": _denylist(env.get("DOCKHOOK_PULL_UA_DENYLIST")),
@@ -181,6 +195,25 @@ def _token(raw: str | None, name: str = "DOCKHOOK_NOTIFY_TOKEN") -> str | None:
         return None
     if raw != raw.strip() or any(c.isspace() for c in raw):
         raise ConfigError(f"{name} must not contain whitespace")
+    return raw
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    for value in allowed:
+        if raw.strip().lower() == value.lower():
+            return value
+    raise ConfigError(f"{name}={raw!r} is not one of {', '.join(allowed)}")
+
+
+def _metrics_dir(raw: str | None) -> str | None:
+    """prometheus_client's multi-process directory: it must exist (the process manager creates and empties it)."""
+    if raw is None or not raw.strip():
+        return None
+    if not Path(raw).is_dir():
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={raw!r} is not a directory (create it before starting Dockhook)")
     return raw
 
 

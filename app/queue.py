@@ -7,7 +7,9 @@ dotted path, so ``app`` never imports ``jobs``; the worker loop lives in ``worke
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -134,3 +136,66 @@ def new_worker(url: str, name: str | None) -> SimpleWorker:
 
 # What a worker loop raises when Redis goes away (a restart, a failover): the loop is started again.
 CONNECTION_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+# --- Liveness and operations: heartbeats, queue depths, a ping (read by /readyz, /api/v2.0/health, /metrics) ---
+
+HEARTBEAT_PREFIX = "dockhook:heartbeat:"
+
+
+class Heartbeat(NamedTuple):
+    """One live process's last beat: its kind (``worker``, ``sweeper``), its name, and the beat's age in seconds."""
+
+    kind: str
+    name: str
+    age: float
+
+
+def ping(url: str) -> None:
+    """Raise QueueUnavailable unless Redis at ``url`` answers a PING."""
+    try:
+        connection(url).ping()
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
+
+
+def beat(url: str, kind: str, name: str, ttl: float) -> None:
+    """Record that process ``name`` of ``kind`` is alive now; the key expires after ``ttl`` seconds without a beat.
+
+    Best effort: a Redis that is down is what readiness reports, not a reason for the caller to fail.
+    """
+    try:
+        connection(url).set(f"{HEARTBEAT_PREFIX}{kind}:{name}", repr(time.time()), px=max(1, int(ttl * 1000)))
+    except (RedisError, OSError):
+        return
+
+
+def heartbeats(url: str) -> list[Heartbeat]:
+    """Every process whose heartbeat has not expired (QueueUnavailable when Redis does not answer)."""
+    try:
+        conn = connection(url)
+        keys = sorted(conn.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=500))
+        values = conn.mget(keys) if keys else []
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
+    now = time.time()
+    beats = []
+    for key, value in zip(keys, values, strict=True):
+        if value is None:  # expired between SCAN and MGET
+            continue
+        kind, _, name = key.decode(errors="replace").removeprefix(HEARTBEAT_PREFIX).partition(":")
+        try:
+            age = max(0.0, now - float(value))
+        except ValueError:
+            continue
+        beats.append(Heartbeat(kind, name, age))
+    return beats
+
+
+def depths(url: str) -> dict[str, int]:
+    """Jobs waiting in each Dockhook queue (QueueUnavailable when Redis does not answer)."""
+    try:
+        conn = connection(url)
+        return {name: Queue(name, connection=conn).count for name in QUEUES}
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc

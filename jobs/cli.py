@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 from flask.cli import AppGroup
 
+from app import logs
 from app.extensions import current_settings
 from app.services import credentials
 from jobs import sweep as sweeper
@@ -32,8 +31,8 @@ def rotate_command() -> None:
 @click.option("--every", type=float, default=None, help="Sweep every SECONDS until stopped (default: once).")
 def sweep_command(every: float | None) -> None:
     """Re-enqueue pending jobs Redis lost, due retries and jobs whose worker died; purge old history."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = current_settings()
+    logs.configure(settings.log_format, settings.log_level)
     if settings.redis_url is None:
         raise click.UsageError("REDIS_URL is not set: the sweeper has nowhere to enqueue")
     if every is not None and every <= 0:

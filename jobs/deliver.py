@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
-from app import clock
+from app import clock, logs, metrics
 from app.config import Settings
 from app.extensions import current_settings, db
 from app.models import HookJob
@@ -20,6 +20,8 @@ from jobs import sender, turns
 log = logging.getLogger(__name__)
 
 SLACK_INTERVAL = 1.0
+# A decision's action as the attempt rows name their outcome.
+_OUTCOME = {"success": "success", "retry": "retry", "fail": "error"}
 
 
 def deliver(hook_job_id: int) -> str:
@@ -33,11 +35,13 @@ def deliver(hook_job_id: int) -> str:
     settings = current_settings()
     # Keep a margin under the lease: past it, the sweeper may already have handed the job on.
     deadline = time.monotonic() + settings.job_timeout - 2
+    bound = None  # the hook job's uuid rides on every log line of this delivery (app.logs)
     try:
         job = hook_jobs.claim(hook_job_id, lease_seconds=settings.job_timeout)
         if job is None:
             log.info("hook job %s: not claimable (final, running elsewhere or gone); skipped", hook_job_id)
             return "skipped"
+        bound = logs.HOOK_JOB.set(job.uuid)
         # The target's current credentials, read now: a retry after a credential change sends the new ones.
         target = credentials.for_job(job, clock.now())
         # Detached: its loaded values stay readable after the transaction ends.
@@ -74,11 +78,16 @@ def deliver(hook_job_id: int) -> str:
             turns.wait_turn(settings.redis_url, f"slack:{key}", SLACK_INTERVAL, deadline)
         return _finish(job, sender.send(request), settings, deadline)
     finally:
+        if bound is not None:
+            logs.HOOK_JOB.reset(bound)
         db.session.remove()
 
 
 def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:
     decision = _record(job, result, settings, deadline)
+    metrics.ATTEMPT_DURATION.labels(_OUTCOME.get(decision.action, decision.action)).observe(result.duration_ms / 1000)
+    if decision.action == "success" and decision.applied:
+        metrics.DELIVERY_LATENCY.observe(max(0.0, (clock.now() - job.creation_time).total_seconds()))
     log.info(
         "hook job %s (%s) attempt %d: %s in %d ms -> %s (%s)%s",
         job.id,

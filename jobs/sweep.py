@@ -7,16 +7,19 @@ short transactions that two sweepers never share, and Redis is called only after
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
-from app import clock, queue
+from app import clock, metrics, queue
 from app.config import Settings
 from app.extensions import db
 from app.services import hook_jobs, rejected, sweeps
+from app.services.health import HEARTBEAT_TTL
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +90,16 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
     last_purge = 0.0
+    name = f"{socket.gethostname()}:{os.getpid()}"
     while not stopping:
         started = time.monotonic()
+        if not once and settings.redis_url is not None:
+            # Alive for a few intervals: a missed beat or a slow pass is not yet "the sweeper is not running".
+            queue.beat(settings.redis_url, "sweeper", name, max(HEARTBEAT_TTL, 3 * every))
         try:
             stats = sweep_once(settings)
+            metrics.SWEEPER_ACTIONS.labels("expired").inc(stats.expired)
+            metrics.SWEEPER_ACTIONS.labels("enqueued").inc(stats.enqueued)
             if stats:
                 log.info(
                     "sweep: %d leases expired, %d enqueued, %d already waiting%s",
@@ -101,6 +110,7 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
                 )
             if started - last_purge >= PURGE_EVERY or once:
                 jobs, attempts, kept_aside = purge(settings)
+                metrics.SWEEPER_ACTIONS.labels("purged").inc(jobs + kept_aside)
                 last_purge = started
                 if jobs or kept_aside:
                     log.info(
@@ -111,6 +121,7 @@ def run(settings: Settings, every: float, once: bool = False) -> None:
                         settings.retention_days,
                     )
         except Exception:
+            metrics.SWEEPER_ACTIONS.labels("failed").inc()
             db.session.rollback()
             log.exception("sweep failed; retrying in %s s", every)
         finally:

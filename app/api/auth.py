@@ -16,10 +16,18 @@ from app.services import signin
 from app.services.access import Principal
 from app.services.errors import TooManyAttempts, Unauthorized
 
-# The OpenAPI document describes the API; it holds no data.
-PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json"})
+# Answered without credentials: the OpenAPI document and the browsable docs describe the API and hold no data;
+# Harbor serves ping and health unauthenticated too (load balancers and Harbor's own tooling call them), and they
+# reveal nothing secret.
+PUBLIC_PATHS = frozenset({"/api/v2.0/openapi.json", "/api/v2.0/docs", "/api/v2.0/ping", "/api/v2.0/health"})
+PUBLIC_PREFIXES = ("/api/v2.0/docs/assets/",)
 CHALLENGE = 'Basic realm="dockhook", Bearer realm="dockhook"'
 OPEN = Principal("open", "anonymous", sysadmin=True)
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is answered without credentials."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def require_credentials(app: Flask) -> None:
@@ -28,7 +36,7 @@ def require_credentials(app: Flask) -> None:
 
     @app.before_request
     def _authenticate() -> Response | None:
-        if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+        if not request.path.startswith("/api/") or is_public(request.path):
             return None
         settings = current_settings()
         header = request.headers.get("Authorization", "")

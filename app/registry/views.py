@@ -11,7 +11,7 @@ from functools import partial
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import bearer, clock
+from app import bearer, clock, logs, metrics
 from app.config import Settings
 from app.errors import error_response, from_service_error
 from app.extensions import current_broker, current_settings
@@ -97,6 +97,7 @@ def _read_envelope(settings: Settings) -> list[LoadedEvent | Rejection] | Respon
 def _record(events: list[LoadedEvent | Rejection], settings: Settings) -> Response:
     """Filter, check and record the events in one transaction, then enqueue; the registry's answer."""
     received_at = clock.now()
+    logs.bind_registry_events([str(e.event.get("id", "")) for e in events if isinstance(e, LoadedEvent)])
     rules = FilterRules(frozenset(settings.pull_ua_denylist), settings.publish_untagged_pushes)
     actions: list[RegistryAction] = []
     rejections: list[Rejection] = []
@@ -128,6 +129,9 @@ def _record(events: list[LoadedEvent | Rejection], settings: Settings) -> Respon
         response = from_service_error(DatabaseUnavailable("database unavailable; nothing was recorded, retry"))
         response.headers["Retry-After"] = "1"
         return response
+    metrics.count_registry_events(
+        recorded=outcome.recorded, duplicate=outcome.duplicates, ignored=dropped, rejected=outcome.rejected
+    )
     # Commit, then enqueue: Redis being down leaves the rows pending, never fails the registry.
     jobs = hook_jobs.take_new()
     later = len(jobs) > INLINE_ENQUEUE

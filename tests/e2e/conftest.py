@@ -231,7 +231,7 @@ def start_dockhook(e2e_database_url: str, redis_db: str, tmp_path: Path) -> Iter
         )
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        processes.wait_for_http(f"{url}/api/v2.0/projects", timeout=START_TIMEOUT, process=process)
+        processes.wait_for_http(f"{url}/healthz", timeout=START_TIMEOUT, process=process)
         return Dockhook(url, port, token, e2e_database_url, redis_url, dict(settings), process)
 
     try:

@@ -9,6 +9,8 @@ webhooks. The tests read everything they use from the launcher's output, as a de
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
 import json
 import re
 import shutil
@@ -286,3 +288,92 @@ def test_a_registry_configured_with_the_printed_snippet_gets_its_push_to_a_webho
         if registry is not None:
             registry.stop()
         dev.process.stop()
+
+
+# Ctrl-C must be quick and quiet: the launcher's own budget, on a busy 2-core machine too.
+STOP_BUDGET = 3.0
+# What a clean run may leave in its instance directory: the credentials, Redis' data and its log.
+INSTANCE_FILES = {"dev-credentials.env", "redis.db", "redis.log"}
+ERROR_MARKERS = ("Traceback", " ERROR ", " CRITICAL ", "SIGKILL", "Exception")
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+def test_ctrl_c_after_registry_traffic_on_keep_alive_connections_stops_within_3_s_cleanly(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    instance = tmp_path / "instance"
+    # TMPDIR: whatever the launcher and its children make with tempfile lands here, so leftovers can be seen.
+    dev = launch(tmp_path, instance, TMPDIR=str(scratch))
+    started: list[psutil.Process] = []
+    connections: list[http.client.HTTPConnection] = []
+    try:
+        started = psutil.Process(dev.process.pid).children(recursive=True)
+        for line in ("  web ", "  workers ", "  dashboard ", "  health ", "  metrics ", "  API docs "):
+            assert line in dev.output, f"the banner has no {line.strip()!r} line\n{dev.output}"
+        api = {"Authorization": f"Bearer {dev.api_token}"}
+
+        # The workers and the sweeper beat: health says every component is healthy.
+        def healthy() -> bool:
+            status, _, body = processes.http_request(f"{dev.base}/api/v2.0/health")
+            return status == 200 and json.loads(body)["status"] == "healthy"
+
+        processes.wait_until(healthy, timeout=30, what="a healthy Dockhook", processes=[dev.process])
+
+        # Registry traffic as the registry sends it: several envelopes on each of a few kept-alive connections.
+        delivery = replay.deliveries("push_oci_alpine_3.19")[-1]
+        headers = {k: v for k, v in delivery.request_headers().items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {dev.notify_token}"
+        port = int(dev.base.rsplit(":", 1)[1])
+        sent = 0
+        for _ in range(3):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connections.append(connection)
+            for _ in range(3):
+                connection.request("POST", "/service/notifications", body=delivery.body, headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 200 and answer.getheader("Connection", "").lower() != "close"
+                sent += 1
+
+        # /metrics adds up every gunicorn worker's counts (multi-process mode, set up by the launcher).
+        status, _, body = processes.http_request(f"{dev.base}/metrics", headers=api)
+        assert status == 200
+        text = body.decode()
+        assert metric(text, "dockhook_notifications_total", code="200") == sent
+        assert metric(text, "dockhook_registry_events_total", outcome="recorded") == 1
+        assert metric(text, "dockhook_registry_events_total", outcome="duplicate") == sent - 1
+        assert metric(text, "dockhook_processes_alive", kind="worker") == 1
+        assert metric(text, "dockhook_processes_alive", kind="sweeper") == 1
+
+        # Ctrl-C, with the connections still open.
+        begun = time.monotonic()
+        dev.process.popen.send_signal(signal.SIGINT)
+        code = dev.process.popen.wait(timeout=30)
+        took = time.monotonic() - begun
+        log = dev.process.log_path.read_text()
+        assert code == 0, dev.process.log_tail(60)
+        assert took < STOP_BUDGET, f"stopped in {took:.1f} s\n{dev.process.log_tail(60)}"
+        _, alive = psutil.wait_procs(started, timeout=5)
+        assert alive == [], [p.cmdline() for p in alive]
+        errors = [line for line in log.splitlines() if any(marker in line for marker in ERROR_MARKERS)]
+        assert errors == [], "\n".join(errors)
+        assert "alembic" not in log, "no Alembic set-up lines at start"
+        assert log.rstrip().endswith("dev: stopped")
+        assert sorted(p.name for p in scratch.iterdir()) == [], "temporary files left behind"
+        assert {p.name for p in instance.iterdir()} <= INSTANCE_FILES, sorted(p.name for p in instance.iterdir())
+    finally:
+        for connection in connections:
+            connection.close()
+        dev.process.stop()
+        for child in started:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()

@@ -1,0 +1,1 @@
+"""Operating Dockhook: liveness and readiness probes and Prometheus metrics, outside the ``/api/`` prefix."""

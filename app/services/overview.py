@@ -1,0 +1,63 @@
+"""Read-only summaries for the deliveries dashboard: projects with their hook jobs counted by status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import HookJob, Project, WebhookPolicy
+
+
+@dataclass
+class ProjectSummary:
+    project: Project
+    policies: int = 0
+    jobs: dict[str, int] = field(default_factory=dict)
+
+
+def projects() -> list[ProjectSummary]:
+    """Every project, by name, with its policy count and its hook jobs counted by status."""
+    summaries = {p.id: ProjectSummary(p) for p in db.session.scalars(select(Project).order_by(Project.name))}
+    for project_id, count in db.session.execute(
+        select(WebhookPolicy.project_id, func.count()).group_by(WebhookPolicy.project_id)
+    ):
+        if project_id in summaries:
+            summaries[project_id].policies = count
+    for project_id, status, count in db.session.execute(
+        select(HookJob.project_id, HookJob.status, func.count()).group_by(HookJob.project_id, HookJob.status)
+    ):
+        if project_id in summaries:
+            summaries[project_id].jobs[str(status)] = count
+    return list(summaries.values())
+
+
+def project(project_id: int) -> Project | None:
+    return db.session.get(Project, project_id)
+
+
+def job_counts(project_id: int) -> dict[str, int]:
+    """The project's hook jobs counted by status."""
+    rows = db.session.execute(
+        select(HookJob.status, func.count()).where(HookJob.project_id == project_id).group_by(HookJob.status)
+    )
+    return {str(status): count for status, count in rows}
+
+
+def policies(project_id: int) -> list[WebhookPolicy]:
+    """The project's webhook policies, by name."""
+    return list(
+        db.session.scalars(
+            select(WebhookPolicy).where(WebhookPolicy.project_id == project_id).order_by(WebhookPolicy.name)
+        )
+    )
+
+
+def event_types(project_id: int) -> list[str]:
+    """The event types the project's hook jobs have (for the filter)."""
+    return list(
+        db.session.scalars(
+            select(HookJob.event_type).where(HookJob.project_id == project_id).distinct().order_by(HookJob.event_type)
+        )
+    )

@@ -1,0 +1,124 @@
+"""The deliveries dashboard (Flask client): signed in with the API token, CSRF on every form, targets and
+secrets masked, hostile response bodies escaped, stop and redeliver."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.integration.test_delivery import add_policy, jobs, push, work
+from tests.support import replay
+from tests.support.sinks import Reply, Sink
+
+TOKEN = "s" * 40
+AUTH_HEADER = "Bearer dashboard-secret-91f2"
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, token: str = TOKEN, next_path: str = "/") -> int:
+    form = client.get(f"/login?next={next_path}").text
+    response = client.post("/login", data={"token": token, "next": next_path, "csrf_token": csrf(form)})
+    return response.status_code
+
+
+def test_the_dashboard_needs_the_api_token_and_a_csrf_token_to_sign_in(make_app: Callable[..., Flask]) -> None:
+    client = make_app(api_token=TOKEN).test_client()
+    first = client.get("/")
+    assert first.status_code == 302 and first.headers["Location"].startswith("/login?next=/")
+    form = client.get("/login").text
+    assert client.post("/login", data={"token": TOKEN}).status_code == 400, "no CSRF token"
+    wrong = client.post("/login", data={"token": "nope", "csrf_token": csrf(form)})
+    assert wrong.status_code == 401 and "That is not the API token." in wrong.text
+    assert sign_in(client) == 302
+    page = client.get("/")
+    assert page.status_code == 200 and "<h1>Projects</h1>" in page.text
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    # Signing out needs the form's CSRF token too.
+    assert client.post("/logout").status_code == 400
+    assert client.post("/logout", data={"csrf_token": csrf(page.text)}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_after_sign_in_only_paths_of_this_site_are_followed(make_app: Callable[..., Flask]) -> None:
+    client = make_app(api_token=TOKEN).test_client()
+    for hostile in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        form = client.get("/login").text  # each sign-in starts a new session, with a new CSRF token
+        response = client.post("/login", data={"token": TOKEN, "next": hostile, "csrf_token": csrf(form)})
+        assert response.headers["Location"] == "/", hostile
+    form = client.get("/login").text
+    response = client.post("/login", data={"token": TOKEN, "next": "/projects/library", "csrf_token": csrf(form)})
+    assert response.headers["Location"] == "/projects/library"
+
+
+def test_a_new_api_token_signs_every_browser_out(make_app: Callable[..., Flask]) -> None:
+    old = make_app(api_token=TOKEN).test_client()
+    assert sign_in(old) == 302
+    cookie = old.get_cookie("dockhook")
+    assert cookie is not None
+    rotated = make_app(api_token="n" * 40).test_client()
+    rotated.set_cookie("dockhook", cookie.value)
+    assert rotated.get("/").status_code == 302
+
+
+def test_a_failed_delivery_is_shown_escaped_and_masked_then_redelivered_from_the_page(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+) -> None:
+    app = make_app(notify_token=replay.TOKEN, api_token=TOKEN, redis_url=redis_db, retry_schedule=())
+    add_policy(app, [{"address": f"{sink.url}?token=query-secret-77", "auth_header": AUTH_HEADER}])
+    sink.respond = lambda _: Reply(status=500, body=b"<script>alert('target')</script>")
+    push(app)
+    work(app, redis_db)
+    (job,) = jobs(app)
+    assert job.status == "error"
+
+    client = app.test_client()
+    assert sign_in(client) == 302
+    overview = client.get("/").text
+    assert 'href="/projects/library"' in overview and "error 1" in overview
+    project = client.get("/projects/library").text
+    assert job.uuid in project and "PUSH_ARTIFACT" in project
+    assert "token=******" in project and "auth header ******" in project
+    for secret in ("query-secret-77", "dashboard-secret-91f2"):
+        assert secret not in project
+    # Filters: the status filter finds it, another status does not.
+    assert job.uuid in client.get("/projects/library?status=error&since=1h").text
+    assert job.uuid not in client.get("/projects/library?status=success").text
+    assert client.get("/projects/nope").status_code == 404
+
+    page = client.get(f"/hook-jobs/{job.uuid}").text
+    assert "&lt;script&gt;alert(&#39;target&#39;)&lt;/script&gt;" in page and "<script>" not in page
+    assert "http_status" in page and "500" in page
+    assert "query-secret-77" not in page and "dashboard-secret-91f2" not in page
+    assert client.post(f"/hook-jobs/{job.uuid}/redeliver").status_code == 400, "no CSRF token"
+
+    sink.respond = lambda _: Reply(status=200)
+    done = client.post(f"/hook-jobs/{job.uuid}/redeliver", data={"csrf_token": csrf(page)}, follow_redirects=True)
+    assert "Redelivery queued" in done.text
+    work(app, redis_db)
+    (job,) = jobs(app)
+    assert (job.status, job.attempt_count) == ("success", 2)
+    assert "(manual)" in client.get(f"/hook-jobs/{job.uuid}").text
+
+
+def test_a_pending_job_can_be_stopped_from_the_page(make_app: Callable[..., Flask], redis_db: str, sink: Sink) -> None:
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db)
+    add_policy(app, [{"address": sink.url}])
+    push(app)
+    (job,) = jobs(app)
+    client = app.test_client()  # no API token set: the dashboard is open, as the API is
+    page = client.get(f"/hook-jobs/{job.uuid}").text
+    assert ">Stop<" in page and ">Redeliver<" not in page
+    stopped = client.post(f"/hook-jobs/{job.uuid}/stop", data={"csrf_token": csrf(page)}, follow_redirects=True)
+    assert "Stopped: no further attempt will be made." in stopped.text
+    (job,) = jobs(app)
+    assert job.status == "stopped"
+    work(app, redis_db)
+    assert sink.received == []
