@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if admin is None:
             return 1
         # Printed before any child starts, so no log line lands in the middle of the snippet.
-        print(
-            _banner(env, settings, credentials, sources, redis_server is not None, args.workers, admin), flush=True
-        )
+        print(_banner(env, settings, credentials, sources, redis_server is not None, args.workers, admin), flush=True)
         children.append(_spawn([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], env))
         for _ in range(args.workers):
             children.append(_spawn([sys.executable, "worker.py"], env))
