@@ -252,7 +252,7 @@ def _banner(
         "(flask hooks sweep)",
         f"  health        {base}/readyz, {base}/api/v2.0/health (no token)",
         f"  metrics       {base}/metrics (bearer: the API token)",
-        f"  dashboard     {base}/ (sign in with the API token)",
+        f"  dashboard     {base}/ (sign in as admin, or with the API token as the password)",
         f"  API docs      {base}/api/v2.0/docs",
         f"  database      {_without_password(settings.database_url)}",
         f"  redis         {_without_password(env['REDIS_URL'])}{' (started here)' if own_redis else ''}",

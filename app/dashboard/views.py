@@ -7,15 +7,16 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import clock, redact
 from app.dashboard import auth
 from app.extensions import current_settings
 from app.models import FINAL_STATUSES, HookJobStatus
-from app.services import hook_job_queries, hook_jobs, overview, projects
-from app.services.errors import ServiceError
+from app.services import access, hook_job_queries, hook_jobs, overview, projects
+from app.services.access import Principal
+from app.services.errors import ServiceError, TooManyAttempts, Unauthorized
 
 bp = Blueprint(
     "dashboard", __name__, template_folder="templates", static_folder="static", static_url_path="/dashboard/static"
@@ -31,15 +32,25 @@ CSP = (
 )
 
 
+NP = "notification-policy"
+
+
 @bp.before_request
 def _require_sign_in() -> BaseResponse | None:
     if request.endpoint in ("dashboard.login", "dashboard.static"):
         return None
-    if auth.signed_in() is None:
+    principal = auth.signed_in()
+    if principal is None:
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    g.dashboard_principal = principal
     if request.method == "POST":
         auth.check_csrf()
     return None
+
+
+def _caller() -> Principal:
+    principal: Principal = g.dashboard_principal
+    return principal
 
 
 @bp.after_request
@@ -54,24 +65,33 @@ def _headers(response: Response) -> Response:
 
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": auth.csrf_token, "csrf_field": auth.CSRF_FIELD, "user": auth.signed_in}
+    return {"csrf_token": auth.csrf_token, "csrf_field": auth.CSRF_FIELD, "user": _user_name}
+
+
+def _user_name() -> str | None:
+    principal = g.get("dashboard_principal")
+    return None if principal is None else str(principal.name)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> BaseResponse | tuple[str, int]:
-    """Sign in with the API token (accounts will replace the check: app.dashboard.auth.authenticate)."""
+    """Sign in as the API does: an account or robot name and its password or secret, or the API token."""
     target = auth.safe_next(request.values.get("next"))
-    if current_settings().api_token is None:
+    if auth.open_mode():
         return redirect(target)
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         auth.check_csrf()
-        user = auth.authenticate(request.form)
-        if user is not None:
-            auth.sign_in(user)
+        try:
+            principal = auth.authenticate(request.form)
+        except Unauthorized:
+            error, status = "That name and password do not sign in.", 401
+        except TooManyAttempts as exc:
+            error, status = f"Too many failed sign-ins: try again in {exc.retry_after} s.", 429
+        else:
+            auth.sign_in(principal)
             return redirect(target)
-        error = "That is not the API token."
-    return render_template("dashboard/login.html", next=target, error=error), 401 if error else 200
+    return render_template("dashboard/login.html", next=target, error=error), status
 
 
 @bp.post("/logout")
@@ -83,13 +103,13 @@ def logout() -> BaseResponse:
 @bp.get("/")
 def index() -> str:
     """Projects, their policies and their hook jobs by status."""
-    return render_template("dashboard/projects.html", summaries=overview.projects(), refresh=REFRESH)
+    return render_template("dashboard/projects.html", summaries=overview.projects(_caller()), refresh=REFRESH)
 
 
 @bp.get("/projects/<name>")
 def project(name: str) -> str:
     """A project's policies (targets masked) and its hook jobs, filtered by status, event type and time."""
-    owner = _project(name)
+    owner = _project(name, "list")
     statuses = [s for s in request.args.getlist("status") if s in STATUSES]
     event_type = request.args.get("event_type", "")
     since_key = request.args.get("since", "")
@@ -118,7 +138,7 @@ def project(name: str) -> str:
 @bp.get("/hook-jobs/<uuid>")
 def job(uuid: str) -> str:
     """One hook job: where it goes, its payload, every attempt with the response, stop and redeliver."""
-    found = _job(uuid)
+    found = _job(uuid, "read")
     return render_template(
         "dashboard/job.html",
         job=found,
@@ -132,8 +152,8 @@ def job(uuid: str) -> str:
 
 @bp.post("/hook-jobs/<uuid>/stop")
 def stop(uuid: str) -> BaseResponse:
-    found = _job(uuid)
-    if hook_jobs.stop(found, "stopped from the dashboard", current_settings().redis_url):
+    found = _job(uuid, "update")
+    if hook_jobs.stop(found, "stopped from the dashboard", current_settings().redis_url, operator=_caller().name):
         flash("Stopped: no further attempt will be made.")
     else:
         flash(f"Not stopped: the job had already ended ({found.status}).")
@@ -142,10 +162,10 @@ def stop(uuid: str) -> BaseResponse:
 
 @bp.post("/hook-jobs/<uuid>/redeliver")
 def redeliver(uuid: str) -> BaseResponse:
-    found = _job(uuid)
+    found = _job(uuid, "update")
     settings = current_settings()
     try:
-        hook_jobs.redeliver(found, settings.redis_url, settings.job_timeout)
+        hook_jobs.redeliver(found, settings.redis_url, settings.job_timeout, operator=_caller().name)
     except ServiceError as exc:
         flash(f"Not redelivered: {exc}")
     else:
@@ -153,18 +173,33 @@ def redeliver(uuid: str) -> BaseResponse:
     return redirect(url_for("dashboard.job", uuid=uuid))
 
 
-def _project(name: str) -> Any:
+def _project(name: str, action: str) -> Any:
+    """The project, when the caller may ``action`` its webhooks; 404 when it may not even list them (a project
+    the caller cannot see does not exist for it), 403 when it may look but not do this."""
     found = projects.by_name(name)
     if found is None:
         abort(404)
+    _check(found, action)
     return found
 
 
-def _job(uuid: str) -> Any:
+def _job(uuid: str, action: str) -> Any:
     found = hook_job_queries.by_uuid(uuid[:64])
     if found is None:
         abort(404)
+    owner = overview.project(found.project_id)
+    if owner is None:
+        abort(404)
+    _check(owner, action)
     return found
+
+
+def _check(project: Any, action: str) -> None:
+    principal = _caller()
+    if not access.can(principal, project, NP, "list"):
+        abort(404)
+    if not access.can(principal, project, NP, action):
+        abort(403)
 
 
 def _page_number(raw: str | None) -> int:

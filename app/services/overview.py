@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import HookJob, Project, WebhookPolicy
+from app.services import access
+from app.services.access import Principal
 
 
 @dataclass
@@ -17,9 +19,13 @@ class ProjectSummary:
     jobs: dict[str, int] = field(default_factory=dict)
 
 
-def projects() -> list[ProjectSummary]:
-    """Every project, by name, with its policy count and its hook jobs counted by status."""
-    summaries = {p.id: ProjectSummary(p) for p in db.session.scalars(select(Project).order_by(Project.name))}
+def projects(principal: Principal) -> list[ProjectSummary]:
+    """The projects whose webhooks ``principal`` may list, by name, with their policy count and their hook jobs
+    counted by status."""
+    visible = access.projects_where(principal, "notification-policy", "list")
+    summaries = {
+        p.id: ProjectSummary(p) for p in db.session.scalars(select(Project).where(visible).order_by(Project.name))
+    }
     for project_id, count in db.session.execute(
         select(WebhookPolicy.project_id, func.count()).group_by(WebhookPolicy.project_id)
     ):

@@ -48,6 +48,10 @@ class RobotInput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def by_id(robot_id: int) -> Robot | None:
+    return db.session.get(Robot, robot_id)
+
+
 def get(robot_id: int) -> Robot:
     """The robot ``robot_id``; raises NotFound."""
     robot = db.session.get(Robot, robot_id)

@@ -13,7 +13,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 
-from app.models import Robot
+from app.models import Robot, User
 from app.services import passwords, robots, signin_throttle, users
 from app.services.access import Principal
 from app.services.errors import Unauthorized
@@ -96,12 +96,22 @@ def _check(presented: Presented, account: str | None) -> Principal | None:
     user = users.by_name(account)
     if not passwords.verify(user.password_hash if user is not None else None, secret) or user is None:
         return None
-    return Principal("user", user.username, sysadmin=user.sysadmin_flag, user_id=user.id)
+    return user_principal(user)
 
 
 def _robot(robot: Robot, secret: str) -> Principal | None:
     if not passwords.verify(robot.secret_hash, secret) or robot.disabled or robots.expired(robot):
         return None
+    return robot_principal(robot)
+
+
+def user_principal(user: User) -> Principal:
+    """The principal an account signs in as (its system-admin flag as stored now)."""
+    return Principal("user", user.username, sysadmin=user.sysadmin_flag, user_id=user.id)
+
+
+def robot_principal(robot: Robot) -> Principal:
+    """The principal a robot signs in as, with its permissions as stored now."""
     return Principal(
         "robot", robot.full_name, robot_id=robot.id, permissions=tuple(dict(p) for p in robot.permissions or [])
     )

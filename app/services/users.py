@@ -30,6 +30,10 @@ def by_name(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
 
 
+def by_id(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
 def get(user_id: int) -> User:
     """The account ``user_id``; raises NotFound."""
     user = db.session.get(User, user_id)

@@ -81,12 +81,12 @@ def test_a_push_and_a_failing_target_show_up_and_redeliver_works_from_the_page(
 
     with chromium_page() as (page, traffic):
         page.goto(f"{dockhook.url}/")
-        page.wait_for_selector("#token")
+        page.wait_for_selector("#password")
         screenshot(page, "sign-in")
-        page.fill("#token", "not-the-token")
+        page.fill("#password", "not-the-token")
         page.click("button[type=submit]")
-        assert page.locator(".error").inner_text() == "That is not the API token."
-        page.fill("#token", TOKEN)
+        assert page.locator(".error").inner_text() == "That name and password do not sign in."
+        page.fill("#password", TOKEN)
         page.click("button[type=submit]")
 
         page.wait_for_selector("h1:text('Projects')", timeout=WAIT_MS)

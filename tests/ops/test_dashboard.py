@@ -1,16 +1,22 @@
-"""The deliveries dashboard (Flask client): signed in with the API token, CSRF on every form, targets and
-secrets masked, hostile response bodies escaped, stop and redeliver."""
+"""The deliveries dashboard (Flask client): signed in with the API's credentials (the API token, accounts,
+robots) and rules, CSRF on every form, targets and secrets masked, hostile response bodies escaped, stop and
+redeliver."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.extensions import db
+from app.models import HookJob
+from app.services import projects, roles, users
 from tests.integration.test_delivery import add_policy, jobs, push, work
-from tests.support import replay
+from tests.support import accounts, replay
 from tests.support.sinks import Reply, Sink
 
 TOKEN = "s" * 40
@@ -25,7 +31,7 @@ def csrf(page: str) -> str:
 
 def sign_in(client: FlaskClient, token: str = TOKEN, next_path: str = "/") -> int:
     form = client.get(f"/login?next={next_path}").text
-    response = client.post("/login", data={"token": token, "next": next_path, "csrf_token": csrf(form)})
+    response = client.post("/login", data={"password": token, "next": next_path, "csrf_token": csrf(form)})
     return response.status_code
 
 
@@ -34,9 +40,9 @@ def test_the_dashboard_needs_the_api_token_and_a_csrf_token_to_sign_in(make_app:
     first = client.get("/")
     assert first.status_code == 302 and first.headers["Location"].startswith("/login?next=/")
     form = client.get("/login").text
-    assert client.post("/login", data={"token": TOKEN}).status_code == 400, "no CSRF token"
-    wrong = client.post("/login", data={"token": "nope", "csrf_token": csrf(form)})
-    assert wrong.status_code == 401 and "That is not the API token." in wrong.text
+    assert client.post("/login", data={"password": TOKEN}).status_code == 400, "no CSRF token"
+    wrong = client.post("/login", data={"password": "nope", "csrf_token": csrf(form)})
+    assert wrong.status_code == 401 and "That name and password do not sign in." in wrong.text
     assert sign_in(client) == 302
     page = client.get("/")
     assert page.status_code == 200 and "<h1>Projects</h1>" in page.text
@@ -51,10 +57,10 @@ def test_after_sign_in_only_paths_of_this_site_are_followed(make_app: Callable[.
     client = make_app(api_token=TOKEN).test_client()
     for hostile in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         form = client.get("/login").text  # each sign-in starts a new session, with a new CSRF token
-        response = client.post("/login", data={"token": TOKEN, "next": hostile, "csrf_token": csrf(form)})
+        response = client.post("/login", data={"password": TOKEN, "next": hostile, "csrf_token": csrf(form)})
         assert response.headers["Location"] == "/", hostile
     form = client.get("/login").text
-    response = client.post("/login", data={"token": TOKEN, "next": "/projects/library", "csrf_token": csrf(form)})
+    response = client.post("/login", data={"password": TOKEN, "next": "/projects/library", "csrf_token": csrf(form)})
     assert response.headers["Location"] == "/projects/library"
 
 
@@ -122,3 +128,82 @@ def test_a_pending_job_can_be_stopped_from_the_page(make_app: Callable[..., Flas
     assert job.status == "stopped"
     work(app, redis_db)
     assert sink.received == []
+
+
+def test_accounts_and_robots_sign_in_and_see_only_what_their_roles_allow(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+) -> None:
+    """The API's credentials and rules (notification-policy, Harbor's roles): library's projectAdmin sees and
+    redelivers its jobs; its maintainer sees them but may not stop one; its guest and another project's admin do
+    not see library's webhooks at all; a robot signs in with its secret; a changed password signs the browser
+    out."""
+    app = make_app(notify_token=replay.TOKEN, api_token=TOKEN, redis_url=redis_db, retry_schedule=())
+    add_policy(app, [{"address": sink.url}])
+    sink.respond = lambda _: Reply(status=500)
+    push(app)
+    work(app, redis_db)
+    (job,) = jobs(app)
+    with app.app_context():
+        library = projects.by_name("library")
+        other = projects.ensure("other")
+        assert library is not None
+        accounts.member(library, accounts.user("mia"), roles.PROJECT_ADMIN)
+        accounts.member(library, accounts.user("gus"), roles.MAINTAINER)
+        accounts.member(library, accounts.user("gina"), roles.GUEST)
+        accounts.member(other, accounts.user("otto"), roles.PROJECT_ADMIN)
+        accounts.robot(
+            "ci",
+            accounts.grant("library", ("notification-policy", "list"), ("notification-policy", "read")),
+            project=library,
+        )
+        db.session.commit()
+
+    def browser(name: str, secret: str = accounts.PASSWORD) -> FlaskClient:
+        client = app.test_client()
+        form = client.get("/login").text
+        signed = client.post("/login", data={"username": name, "password": secret, "csrf_token": csrf(form)})
+        assert signed.status_code == 302, (name, signed.status_code)
+        return client
+
+    mia = browser("mia")
+    assert 'href="/projects/library"' in mia.get("/").text and 'href="/projects/other"' not in mia.get("/").text
+    page = mia.get(f"/hook-jobs/{job.uuid}").text
+    sink.respond = lambda _: Reply(status=200)
+    done = mia.post(f"/hook-jobs/{job.uuid}/redeliver", data={"csrf_token": csrf(page)}, follow_redirects=True)
+    assert "Redelivery queued" in done.text
+    work(app, redis_db)
+    with app.app_context():
+        assert db.session.scalars(select(HookJob)).one().operator == "mia"
+
+    gus = browser("gus")
+    page = gus.get(f"/hook-jobs/{job.uuid}")
+    assert page.status_code == 200
+    assert gus.post(f"/hook-jobs/{job.uuid}/stop", data={"csrf_token": csrf(page.text)}).status_code == 403
+
+    gina = browser("gina")
+    assert 'href="/projects/library"' not in gina.get("/").text
+    assert gina.get(f"/hook-jobs/{job.uuid}").status_code == 404
+
+    otto = browser("otto")
+    assert 'href="/projects/library"' not in otto.get("/").text and 'href="/projects/other"' in otto.get("/").text
+    assert otto.get("/projects/library").status_code == 404
+    assert otto.get(f"/hook-jobs/{job.uuid}").status_code == 404
+
+    robot = browser("robot$library+ci", accounts.ROBOT_SECRET)
+    assert robot.get(f"/hook-jobs/{job.uuid}").status_code == 200
+
+    stranger = app.test_client()
+    form = stranger.get("/login").text
+    wrong = stranger.post("/login", data={"username": "mia", "password": "nope", "csrf_token": csrf(form)})
+    assert wrong.status_code == 401 and "That name and password do not sign in." in wrong.text
+    assert stranger.get("/").status_code == 302
+
+    with app.app_context():
+        users.set_password(users_by_name("mia"), "An0ther-passw0rd-here", operator="tests")
+    assert mia.get("/").status_code == 302, "a changed password signs the browser out"
+
+
+def users_by_name(name: str) -> Any:
+    found = users.by_name(name)
+    assert found is not None
+    return found
