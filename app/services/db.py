@@ -6,8 +6,10 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Dialect, Table, insert
+from sqlalchemy import JSON, ColumnElement, Dialect, Table, insert, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import Tuple
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -85,6 +87,19 @@ def insert_rows(model: type[Base], rows: list[dict[str, Any]]) -> None:
         _copy_rows(model, rows)
         return
     db.session.execute(insert(model).execution_options(render_nulls=True), rows)
+
+
+def ids_by(
+    key: ColumnElement[Any] | QueryableAttribute[Any], id_column: QueryableAttribute[int], keys: Iterable[Any]
+) -> dict[Any, int]:
+    """The ids of the rows whose unique ``key`` (a column, or a ``tuple_`` of columns) is in ``keys``, chunked:
+    how rows written by :func:`insert_rows` get their ids (a tuple key's values come back as tuples)."""
+    ids: dict[Any, int] = {}
+    columns = list(key.clauses) if isinstance(key, Tuple) else [key]
+    for batch in chunks(dict.fromkeys(keys)):
+        for row in db.session.execute(select(*columns, id_column).where(key.in_(batch))):
+            ids[tuple(row[:-1]) if len(columns) > 1 else row[0]] = row[-1]
+    return ids
 
 
 def _copy_rows(model: type[Base], rows: list[dict[str, Any]]) -> None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from app import clock
 from app.extensions import db
 from app.models import Event
-from app.services.db import chunks, insert_rows
+from app.services.db import ids_by, insert_rows
 
 _PENDING = "dockhook.new_events"
 
@@ -65,14 +65,9 @@ def write() -> None:
     keyed = [event for event in pending if event.registry_event_id]
     if keyed:
         insert_rows(Event, [event.values(now) for event in keyed])
-        ids: dict[str, int] = {}
-        for batch in chunks(event.registry_event_id for event in keyed):
-            found = db.session.execute(
-                select(Event.registry_event_id, Event.id).where(Event.registry_event_id.in_(batch))
-            )
-            ids.update((str(key), id_) for key, id_ in found)
+        ids = ids_by(Event.registry_event_id, Event.id, (event.registry_event_id for event in keyed))
         for event in keyed:
-            event.id = ids[str(event.registry_event_id)]
+            event.id = ids[event.registry_event_id]
     for event in pending:
         if event.id is None:  # no registry event id to find it by: one row, its id returned
             event.id = db.session.scalar(insert(Event).values(**event.values(now)).returning(Event.id))

@@ -22,7 +22,7 @@ from app.models import FINAL_STATUSES as FINAL
 from app.models import Event, HookAttempt, HookJob, HookJobStatus, WebhookPolicy
 from app.models.hook_job import new_uuid
 from app.services import credentials, event_rows, retries
-from app.services.db import chunks, insert_rows
+from app.services.db import ids_by, insert_rows
 from app.services.errors import Conflict
 from app.services.event_rows import NewEvent
 
@@ -105,11 +105,7 @@ def seal_new() -> None:
             raise RuntimeError("a hook job's event was never written")
         values.append({**row.values, "event_id": row.event.id, "creation_time": now, "update_time": now})
     insert_rows(HookJob, values)
-    ids: dict[str, int] = {}
-    for batch in chunks(row.values["uuid"] for row in rows):
-        ids.update(
-            (str(u), i) for u, i in db.session.execute(select(HookJob.uuid, HookJob.id).where(HookJob.uuid.in_(batch)))
-        )
+    ids = ids_by(HookJob.uuid, HookJob.id, (row.values["uuid"] for row in rows))
     db.session.info[_NEW_JOBS] = [
         NewJob(ids[job.values["uuid"]], job.values["uuid"], job.values["notify_type"])
         if isinstance(job, _JobRow)

@@ -23,7 +23,7 @@ from app.broker.events import EventRecord
 from app.extensions import db
 from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
 from app.registry.actions import RegistryAction
-from app.services.db import chunks, insert_rows
+from app.services.db import chunks, ids_by, insert_rows
 
 
 def _rows(
@@ -291,11 +291,10 @@ class Records:
 
     def _write_artifacts(self) -> None:
         insert_rows(Artifact, [artifact.values() for artifact in self.new_artifacts])
-        keys = {(artifact.repository_id, artifact.digest): artifact for artifact in self.new_artifacts}
-        statement = select(Artifact.repository_id, Artifact.digest, Artifact.id)
-        for batch in chunks(keys):
-            for row in db.session.execute(statement.where(tuple_(Artifact.repository_id, Artifact.digest).in_(batch))):
-                keys[(row.repository_id, row.digest)].id = row.id
+        keys = [(artifact.repository_id, artifact.digest) for artifact in self.new_artifacts]
+        ids = ids_by(tuple_(Artifact.repository_id, Artifact.digest), Artifact.id, keys)
+        for artifact, key in zip(self.new_artifacts, keys, strict=True):
+            artifact.id = ids[key]
         self.new_artifacts.clear()
 
     def _write_counts(self) -> None:
