@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # PostgreSQL leg of the suite: used when set, or when a local server answers (as on CI machines).
 TEST_DATABASE_URL ?= $(shell $(PYTHON) scripts/local_postgres.py 2>/dev/null)
 
-.PHONY: run test lint e2e-deps install clean
+.PHONY: run demo test lint e2e-deps install clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(BIN)/.installed
 
 run: install
 	$(BIN)/python scripts/dev.py
+
+# Everything `make run` starts, plus a demo webhook target and a registry; pushes an image and prints where to look.
+demo: install e2e-deps
+	$(BIN)/python scripts/demo.py
 
 # The end-to-end tests need Debian's docker-registry and skopeo, and chromium for the browser tests (driven by
 # the playwright package, with Debian's browser: Playwright downloads none); install them when apt can.

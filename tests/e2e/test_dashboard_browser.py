@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import oci_image
+from scripts import oci_image
 from tests.e2e.conftest import SKOPEO_BIN, Dockhook, Registry, missing_tools
 from tests.support import processes
 from tests.support.browser import chromium_page

@@ -26,7 +26,7 @@ import psutil
 import pytest
 import redis
 
-from tests.e2e import oci_image
+from scripts import oci_image
 from tests.e2e.conftest import REGISTRY_BIN, SKOPEO_BIN, missing_tools
 from tests.support import processes, replay
 from tests.support.processes import ROOT, clean_env

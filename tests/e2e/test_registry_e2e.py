@@ -3,7 +3,7 @@ Dockhook under real gunicorn; Dockhook's HTTP API and events table must show exa
 and a webhook policy on ``library`` (created through the API) must get exactly the matching
 webhooks from a real RQ worker (``python worker.py``) through a real Redis.
 
-No mocks: the image is an OCI layout built offline (tests/e2e/oci_image.py), every process runs on
+No mocks: the image is an OCI layout built offline (scripts/oci_image.py), every process runs on
 127.0.0.1, and each step waits (bounded) until the registry's notification queue is empty.
 
 Manifest pulls of ``library/e2e`` (measured one step at a time below; blob GETs and HEADs are
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e import oci_image
+from scripts import oci_image
 from tests.e2e.conftest import SKOPEO_BIN, clean_env, missing_tools
 from tests.support.sinks import Received, Sink
 

@@ -1,4 +1,4 @@
-"""Build a tiny OCI image layout offline, byte for byte the same on every run.
+"""Build a tiny OCI image layout offline, byte for byte the same on every run (the end-to-end tests and the demo).
 
 One gzip'd tar layer holding one small file (fixed mtimes and owners, gzip mtime 0), an image
 config whose ``rootfs.diff_ids`` is the uncompressed tar's digest, an OCI manifest, and an
