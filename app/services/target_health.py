@@ -23,7 +23,7 @@ from app.broker import Topic
 from app.broker.events import TargetDisabledEvent
 from app.extensions import current_broker, db
 from app.models import HookJob, TargetAttemptHour, TargetHealth, WebhookPolicy
-from app.services import credentials, hook_jobs
+from app.services import credentials, event_rows, hook_jobs
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def record_attempt(
     if not succeeded and consecutive >= DISABLE_MIN_ATTEMPTS and failing_since is not None:
         disabled = _disable_if_failing(job, consecutive, failing_since, now, disable_after)
     hook_jobs.seal_new()
+    event_rows.write()  # the event is recorded even when no policy subscribes to it (seal_new wrote none then)
     db.session.commit()
     return Observed(consecutive, failing_since, disabled)
 

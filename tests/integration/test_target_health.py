@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HookJob
+from app.models import Event, HookJob
 from app.services import hook_jobs
 from tests.integration.test_delivery import add_policy, attempts, hook_app, jobs, push, work
+from tests.support import replay
 from tests.support.clock import FakeClock
 from tests.support.sinks import Reply, Sink
 
@@ -175,3 +177,26 @@ def test_failures_days_apart_but_fewer_than_ten_do_not_disable(
     target = shown_target(hook_app, policy_id)
     assert (target["disabled"], target["health"]["consecutive_failures"]) == (False, 4)
     assert fake_clock.now - moment(target["health"]["failing_since"]) >= timedelta(days=9)  # type: ignore[operator]
+
+
+def test_the_window_is_the_setting_and_the_event_is_recorded_without_a_subscriber(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink, fake_clock: FakeClock
+) -> None:
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=(), disable_after=60)
+    answer(sink, 500)
+    policy_id = add_policy(app, [{"address": sink.url}])
+    push(app)
+    work(app, redis_db)
+    (job,) = jobs(app)
+    for _ in range(9):
+        fake_clock.advance(10)
+        redeliver(app, redis_db, job.id)
+    assert shown_target(app, policy_id)["disabled"] is True, "10 failures over 90 s, past a 60 s window"
+    with app.app_context():
+        (event,) = db.session.scalars(select(Event).where(Event.type == "WEBHOOK_TARGET_DISABLED")).all()
+        assert (event.operator, event.data["policy"]["id"], event.data["consecutive_failures"]) == (
+            "dockhook",
+            policy_id,
+            10,
+        )
+    assert [j.event_type for j in jobs(app)] == ["PUSH_ARTIFACT"], "nobody subscribes: no hook job"
