@@ -29,6 +29,10 @@ GENERATE_KEY_HINT = (
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+CHAT_TARGET_TYPES = ("slack", "teams", "mattermost", "discord", "googlechat")
+DEFAULT_CHAT_INTERVALS: tuple[tuple[str, float], ...] = tuple((kind, 1.0) for kind in CHAT_TARGET_TYPES)
+
+
 class ConfigError(ValueError):
     """A setting has a value Dockhook cannot run with; the message names the variable."""
 
@@ -69,8 +73,16 @@ class Settings:
     # Failed sign-ins allowed per client address and per account name within the window (seconds).
     signin_max_failures: int = 10
     signin_window: int = 300
+    # Seconds between two messages to one chat webhook URL, per chat target type (Slack allows about one a second).
+    chat_intervals: tuple[tuple[str, float], ...] = DEFAULT_CHAT_INTERVALS
+    # A target whose every attempt failed for this long (and at least DISABLE_MIN_ATTEMPTS times) is disabled.
+    disable_after: int = 5 * 86400
     # Answers DNS for target names instead of the system resolver: a boundary tests own (never from the env).
     resolver: Resolver | None = None
+
+    def chat_interval(self, kind: str) -> float:
+        """Seconds between two messages to one webhook URL of chat target type ``kind`` (1.0 unless configured)."""
+        return dict(self.chat_intervals).get(kind, 1.0)
 
     def __repr__(self) -> str:
         # Tokens and keys are secrets: a repr (a traceback, a debug log) shows only whether they are set.
@@ -119,6 +131,8 @@ class Settings:
             "max_api_body_bytes": _positive_int(env, "DOCKHOOK_MAX_API_BODY_BYTES", 1024 * 1024),
             "signin_max_failures": _positive_int(env, "DOCKHOOK_SIGNIN_MAX_FAILURES", 10),
             "signin_window": _duration(env, "DOCKHOOK_SIGNIN_WINDOW", 300),
+            "chat_intervals": _chat_intervals(env.get("DOCKHOOK_CHAT_INTERVALS")),
+            "disable_after": _duration(env, "DOCKHOOK_DISABLE_AFTER", 5 * 86400),
         }
         values.update(overrides)
         if not values["secret_keys"]:
@@ -251,6 +265,28 @@ def _duration(env: Mapping[str, str], name: str, default: int) -> int:
     if len(values) != 1:
         raise ConfigError(f"{name}={raw!r} must be one duration (e.g. 24h)")
     return values[0]
+
+
+def _chat_intervals(raw: str | None) -> tuple[tuple[str, float], ...]:
+    """``teams=1,discord=0.5s``: seconds between two messages to one webhook URL, per chat type (others: 1 s)."""
+    intervals = dict(DEFAULT_CHAT_INTERVALS)
+    for part in (p.strip() for p in (raw or "").split(",")):
+        if not part:
+            continue
+        kind, _, value = part.partition("=")
+        kind = kind.strip().lower()
+        if kind not in intervals:
+            raise ConfigError(
+                f"DOCKHOOK_CHAT_INTERVALS: {kind!r} is not a chat target type ({', '.join(CHAT_TARGET_TYPES)})"
+            )
+        try:
+            seconds = float(value.strip().removesuffix("s"))
+        except ValueError:
+            raise ConfigError(f"DOCKHOOK_CHAT_INTERVALS: {part!r} is not type=seconds (e.g. teams=1)") from None
+        if not 0 <= seconds <= 3600:
+            raise ConfigError(f"DOCKHOOK_CHAT_INTERVALS: {part!r} must be between 0 and 3600 seconds")
+        intervals[kind] = seconds
+    return tuple(intervals.items())
 
 
 def _project_name(raw: str) -> str:

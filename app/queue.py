@@ -52,8 +52,9 @@ def connection(url: str) -> Redis:
 
 
 def queue_for(notify_type: str, retry: bool = False) -> str:
-    """Slack has its own queue; retries of http jobs wait on the lower-priority retry queue."""
-    if notify_type == "slack":
+    """Slack and the other chat targets share the chat queue (named ``slack``); retries of http jobs wait on the
+    lower-priority retry queue."""
+    if notify_type != "http":
         return SLACK
     return HOOKS_RETRY if retry else HOOKS
 
@@ -126,6 +127,35 @@ def take_turn(url: str, key: str, interval: float) -> float:
         return 0.0
     left = conn.pttl(f"dockhook:turn:{key}")
     return max(0.01, (left if left and left > 0 else 50) / 1000)
+
+
+# Virtual scheduling (GCRA): the key holds the next free slot time (ms, Redis clock). A caller whose slot comes
+# within ARGV[2] ms takes it (the key moves one interval on) and is told how long to wait for it; any other
+# caller takes nothing and is told when the next slot frees. One script: atomic across every worker.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now, free)
+local wait = slot - now
+if wait <= tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[1], slot + interval, 'PX', wait + interval + 1000)
+  return {1, wait}
+end
+return {0, wait}
+"""
+
+
+def reserve_slot(url: str, key: str, interval: float, max_wait: float) -> tuple[bool, float]:
+    """Reserve the next send slot for ``key``, slots ``interval`` seconds apart across every worker.
+
+    Returns ``(True, wait)`` when a slot ``wait`` seconds away (at most ``max_wait``) is now this caller's, or
+    ``(False, wait)`` when the next free slot is further away than ``max_wait``: nothing was reserved.
+    """
+    conn = connection(url)
+    granted, wait_ms = conn.eval(_RESERVE, 1, f"dockhook:rate:{key}", int(interval * 1000), int(max_wait * 1000))  # type: ignore[misc]
+    return bool(granted), int(wait_ms) / 1000
 
 
 def new_worker(url: str, name: str | None) -> SimpleWorker:

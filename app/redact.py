@@ -17,6 +17,9 @@ _PATH_TOKENS = (
     (re.compile(r".*"), re.compile(r"^(?:/[^/]+)*/hooks/([^/]+)$")),  # Mattermost (any host)
 )
 
+# Target types whose webhook URL ends in its token, whatever the host (self-hosted Mattermost, proxies).
+_LAST_SEGMENT_KINDS = ("slack", "mattermost", "discord")
+
 
 def mask(secret: str | None) -> str:
     """The mask for a set secret, ``""`` for none."""
@@ -26,7 +29,8 @@ def mask(secret: str | None) -> str:
 def address(url: str, kind: str = "http") -> str:
     """``url`` as it may be shown: user-info, every query-string value and chat webhook path tokens masked.
 
-    ``kind`` is the target type: for a ``slack`` target the last path segment is a token whatever the host.
+    ``kind`` is the target type: for a ``slack``, ``mattermost`` or ``discord`` target the last path segment is a
+    token whatever the host (Teams workflow and Google Chat URLs carry theirs in the query, masked anyway).
     The stored address stays whole; only what is shown is masked.
     """
     try:
@@ -53,7 +57,7 @@ def _path(host: str, path: str, kind: str) -> str:
         if found:
             start, end = found.span(1)
             return path[:start] + MASK + path[end:]
-    if kind == "slack" and path.strip("/"):
+    if kind in _LAST_SEGMENT_KINDS and path.strip("/"):
         head, _, _ = path.rstrip("/").rpartition("/")
         return f"{head}/{MASK}"
     return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -15,11 +14,10 @@ from app.models import HookJob
 from app.services import credentials, hook_jobs
 from app.services.db import is_outage
 from app.services.retries import Decision
-from jobs import sender, turns
+from jobs import health, pacing, sender
 
 log = logging.getLogger(__name__)
 
-SLACK_INTERVAL = 1.0
 # A decision's action as the attempt rows name their outcome.
 _OUTCOME = {"success": "success", "retry": "retry", "fail": "error"}
 
@@ -28,9 +26,9 @@ def deliver(hook_job_id: int) -> str:
     """Deliver hook job ``hook_job_id`` once (runs in an RQ worker with the app context pushed).
 
     Idempotent: a job that is final or already running elsewhere is left alone ("skipped").
-    Returns what happened: "success", "retry" (scheduled), "fail", or "stale" (the attempt was recorded but a
-    newer attempt or a stop owns the job). Raises only for database
-    errors (RQ records those, and the job's lease lets the sweeper recover it).
+    Returns what happened: "success", "retry" (scheduled), "fail", "deferred" (rescheduled, unsent, for the
+    target's max_per_second slot), or "stale" (the attempt was recorded but a newer attempt or a stop owns the
+    job). Raises only for database errors (RQ records those, and the job's lease lets the sweeper recover it).
     """
     settings = current_settings()
     # Keep a margin under the lease: past it, the sweeper may already have handed the job on.
@@ -71,11 +69,9 @@ def deliver(hook_job_id: int) -> str:
             resolver=settings.resolver,
             kind=job.notify_type,
         )
-        if job.notify_type == "slack" and settings.redis_url:
-            # Slack allows about one message per second per webhook: every worker takes turns. If the
-            # turn does not come within the lease, send anyway rather than lose the attempt.
-            key = hashlib.sha256(request.address.encode()).hexdigest()[:32]
-            turns.wait_turn(settings.redis_url, f"slack:{key}", SLACK_INTERVAL, deadline)
+        # Chat targets take turns per URL; a max_per_second target may be rescheduled for its slot instead.
+        if not pacing.wait_or_defer(job, target, settings, deadline):
+            return "deferred"
         return _finish(job, sender.send(request), settings, deadline)
     finally:
         if bound is not None:
@@ -85,6 +81,7 @@ def deliver(hook_job_id: int) -> str:
 
 def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:
     decision = _record(job, result, settings, deadline)
+    health.observe(job, result, settings)
     metrics.ATTEMPT_DURATION.labels(_OUTCOME.get(decision.action, decision.action)).observe(result.duration_ms / 1000)
     if decision.action == "success" and decision.applied:
         metrics.DELIVERY_LATENCY.observe(max(0.0, (clock.now() - job.creation_time).total_seconds()))

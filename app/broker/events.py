@@ -54,3 +54,32 @@ class ArtifactEvent:
             "user_agent": self.user_agent,
             "registry_host": self.registry_host,
         }
+
+
+@dataclass
+class TargetDisabledEvent:
+    """A policy target was disabled after failing for DOCKHOOK_DISABLE_AFTER (WEBHOOK_TARGET_DISABLED).
+
+    ``address`` is already masked (app.redact): the event goes to other targets, never the URL's tokens.
+    """
+
+    project_id: int
+    policy_id: int
+    policy_name: str
+    target_index: int
+    target_type: str
+    address: str
+    reason: str
+    failing_since: datetime
+    consecutive_failures: int
+    occurred_at: datetime
+
+    def data(self) -> dict[str, Any]:
+        """The event data (the Default payload's ``event_data``, and the event row's data)."""
+        return {
+            "policy": {"id": self.policy_id, "name": self.policy_name, "project_id": self.project_id},
+            "target": {"index": self.target_index, "type": self.target_type, "address": self.address},
+            "reason": self.reason,
+            "failing_since": int(self.failing_since.timestamp()),
+            "consecutive_failures": self.consecutive_failures,
+        }

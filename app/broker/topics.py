@@ -19,9 +19,15 @@ class Topic(StrEnum):
     UPLOAD_CHART = "UPLOAD_CHART"
     DOWNLOAD_CHART = "DOWNLOAD_CHART"
     DELETE_CHART = "DELETE_CHART"
+    # Dockhook's own: a target failed for DOCKHOOK_DISABLE_AFTER and was disabled (app.services.target_health).
+    WEBHOOK_TARGET_DISABLED = "WEBHOOK_TARGET_DISABLED"
     # Delivery topics: one hook event per policy target, named after the target type.
     HTTP = "http"
     SLACK = "slack"
+    TEAMS = "teams"
+    MATTERMOST = "mattermost"
+    DISCORD = "discord"
+    GOOGLECHAT = "googlechat"
 
 
 # Event types a webhook policy may subscribe to: exactly those something in Dockhook produces. A type
@@ -30,12 +36,20 @@ EVENT_TYPES: tuple[Topic, ...] = (
     Topic.PUSH_ARTIFACT,
     Topic.PULL_ARTIFACT,
     Topic.DELETE_ARTIFACT,
+    Topic.WEBHOOK_TARGET_DISABLED,
 )
 
 # Harbor removed Helm chart support (ChartMuseum) in 2.8; policies asking for these are refused, saying so.
 CHART_TYPES: tuple[Topic, ...] = (Topic.UPLOAD_CHART, Topic.DOWNLOAD_CHART, Topic.DELETE_CHART)
 
-DELIVERY_TOPICS: tuple[Topic, ...] = (Topic.HTTP, Topic.SLACK)
+DELIVERY_TOPICS: tuple[Topic, ...] = (
+    Topic.HTTP,
+    Topic.SLACK,
+    Topic.TEAMS,
+    Topic.MATTERMOST,
+    Topic.DISCORD,
+    Topic.GOOGLECHAT,
+)
 
 # Harbor 1.x policy event types and topic strings, accepted wherever a topic name is.
 ALIASES: dict[str, Topic] = {

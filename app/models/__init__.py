@@ -14,6 +14,7 @@ from app.models.rejected_notification import RejectedNotification
 from app.models.repository import Repository
 from app.models.robot import Robot
 from app.models.signin_failure import SigninFailure
+from app.models.target_health import TargetAttemptHour, TargetHealth
 from app.models.user import User
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "Robot",
     "SigninFailure",
     "Tag",
+    "TargetAttemptHour",
+    "TargetHealth",
     "User",
     "WebhookPolicy",
 ]

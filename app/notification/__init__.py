@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from app.broker import Broker, Topic
 from app.broker.topics import DELIVERY_TOPICS, EVENT_TYPES
-from app.notification import artifact, hooks
+from app.notification import artifact, hooks, target_disabled
 
 
 class CatalogueError(RuntimeError):
@@ -22,8 +22,11 @@ def build_broker() -> Broker:
     handle_artifact = artifact.make_handler(broker)
     for topic in artifact.TOPICS:
         broker.subscribe(topic, handle_artifact)
+    broker.subscribe(Topic.WEBHOOK_TARGET_DISABLED, target_disabled.make_handler(broker))
     broker.subscribe(Topic.HTTP, hooks.handle_http)
     broker.subscribe(Topic.SLACK, hooks.handle_slack)
+    for chat in (Topic.TEAMS, Topic.MATTERMOST, Topic.DISCORD, Topic.GOOGLECHAT):
+        broker.subscribe(chat, hooks.handle_chat)
     check_catalogue(broker, (*EVENT_TYPES, *DELIVERY_TOPICS))
     return broker
 

@@ -1,4 +1,5 @@
-"""Delivery topics (``http``, ``slack``): one hook event per policy target becomes one pending hook job row."""
+"""Delivery topics (``http``, ``slack`` and the chat types): one hook event per policy target becomes one pending
+hook job row, with the exact body for that target."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from app.broker import Topic
 from app.extensions import current_settings
 from app.models import WebhookPolicy
 from app.models.hook_job import new_uuid
-from app.payloads import cloudevents_payload, serialise, slack_payload
+from app.payloads import cloudevents_payload, serialise, slack_payload, template
+from app.payloads.chat import chat_payload
 from app.payloads.formats import CLOUDEVENTS_CONTENT_TYPE, JSON_CONTENT_TYPE
 from app.services import hook_jobs
 from app.services.event_rows import NewEvent
@@ -35,6 +37,9 @@ class HookEvent:
 def handle_http(topic: Topic, hook: HookEvent) -> None:
     """Create the hook job with the exact body for this target's payload format."""
     uuid = new_uuid()
+    if hook.target.get("payload_format") == "Template":
+        _create_templated(hook, uuid)
+        return
     if hook.target.get("payload_format") == "CloudEvents":
         document = cloudevents_payload(
             hook.payload,
@@ -54,7 +59,27 @@ def handle_slack(topic: Topic, hook: HookEvent) -> None:
     _create(hook, serialise(slack_payload(hook.payload)), JSON_CONTENT_TYPE, new_uuid())
 
 
-def _create(hook: HookEvent, body: str, content_type: str, uuid: str) -> None:
+def handle_chat(topic: Topic, hook: HookEvent) -> None:
+    """Teams, Mattermost, Discord and Google Chat targets get their own readable message; like Slack, they go
+    to the chat queue and take turns per webhook URL."""
+    body = serialise(chat_payload(str(hook.target.get("type")), hook.payload))
+    _create(hook, body, JSON_CONTENT_TYPE, new_uuid())
+
+
+def _create_templated(hook: HookEvent, uuid: str) -> None:
+    """The target's template rendered over the Default payload. A template that fails (it was checked against a
+    sample when saved, but this event may differ) must not fail the envelope: the job is recorded, ended with a
+    ``template_error`` attempt, and the rest of the fan-out goes on."""
+    content_type = str(hook.target.get("content_type") or JSON_CONTENT_TYPE)
+    try:
+        body = template.render(str(hook.target.get("template") or ""), hook.payload)
+    except template.TemplateError as exc:
+        _create(hook, "", content_type, uuid, failure=("template_error", f"the template {exc}"))
+        return
+    _create(hook, body, content_type, uuid)
+
+
+def _create(hook: HookEvent, body: str, content_type: str, uuid: str, failure: tuple[str, str] | None = None) -> None:
     schedule = current_settings().retry_schedule
     hook_jobs.create(
         event=hook.event,
@@ -67,4 +92,5 @@ def _create(hook: HookEvent, body: str, content_type: str, uuid: str) -> None:
         content_type=content_type,
         max_attempts=1 + len(schedule),
         uuid=uuid,
+        failure=failure,
     )

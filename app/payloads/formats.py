@@ -17,6 +17,7 @@ CLOUDEVENTS_TYPES = {
     "SCANNING_COMPLETED": "harbor.scan.completed",
     "SCANNING_STOPPED": "harbor.scan.stopped",
     "TAG_RETENTION": "harbor.tag_retention.finished",
+    "WEBHOOK_TARGET_DISABLED": "dockhook.webhook.target.disabled",
 }
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 JSON_CONTENT_TYPE = "application/json"

@@ -43,6 +43,8 @@ class TargetCredentials:
     skip_cert_verify: bool
     auth_header: str = field(default="", repr=False)
     signing_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Deliveries per second this target takes at most, across every worker (None: no limit).
+    max_per_second: float | None = None
 
 
 def _box(keys: tuple[str, ...] | None = None) -> MultiFernet:
@@ -121,6 +123,7 @@ def for_job(job: HookJob, now: datetime) -> TargetCredentials | None:
         skip_cert_verify=bool(target.get("skip_cert_verify")),
         auth_header=decrypt(str(target.get("auth_header_enc") or "")),
         signing_secrets=signing_secrets(target, now),
+        max_per_second=float(target["max_per_second"]) if target.get("max_per_second") else None,
     )
 
 

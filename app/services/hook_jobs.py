@@ -46,6 +46,7 @@ class _JobRow:
 
     event: NewEvent | Event
     values: dict[str, Any]
+    failure: tuple[str, str] | None = None
 
 
 def create(
@@ -60,6 +61,7 @@ def create(
     content_type: str,
     max_attempts: int = 1,
     uuid: str | None = None,
+    failure: tuple[str, str] | None = None,
 ) -> str:
     """Add a ``pending`` hook job to the current transaction; return its uuid. :func:`seal_new` writes it before
     the commit and :func:`enqueue_new` enqueues it after.
@@ -67,6 +69,10 @@ def create(
     The job keeps a snapshot of ``target`` without its credentials: the worker reads those from the policy
     at send time, so a changed header is what a retry sends, and a deleted policy leaves no secret behind.
     ``event`` need not be written yet: a fan-out's jobs and their events go to the database together.
+
+    ``failure`` (error class, message): the body could not be made (a template that fails to render). The job
+    is still recorded, already ended in ``error`` with one attempt saying why, and is never enqueued: the
+    event is kept and the failure shows where deliveries are looked at.
     """
     uuid = uuid or new_uuid()
     values = {
@@ -84,8 +90,18 @@ def create(
         "attempt_count": 0,
         "max_attempts": max_attempts,
         "trigger": "auto",
+        "last_error": "",
+        "final_reason": "",
     }
-    db.session.info.setdefault(_NEW_JOBS, []).append(_JobRow(event, values))
+    if failure is not None:
+        error_class, message = failure
+        values.update(
+            status=HookJobStatus.ERROR,
+            attempt_count=1,
+            last_error=f"{error_class}: {message}",
+            final_reason=f"{error_class}: nothing was sent",
+        )
+    db.session.info.setdefault(_NEW_JOBS, []).append(_JobRow(event, values, failure))
     return uuid
 
 
@@ -103,15 +119,39 @@ def seal_new() -> None:
     for row in rows:
         if row.event.id is None:
             raise RuntimeError("a hook job's event was never written")
-        values.append({**row.values, "event_id": row.event.id, "creation_time": now, "update_time": now})
+        # Every row carries the same keys (one bulk statement): only a job that failed at creation has ended.
+        finished = now if row.failure is not None else None
+        values.append(
+            {**row.values, "event_id": row.event.id, "creation_time": now, "update_time": now, "finished_at": finished}
+        )
     insert_rows(HookJob, values)
     ids = ids_by(HookJob.uuid, HookJob.id, (row.values["uuid"] for row in rows))
+    failed = [row for row in rows if row.failure is not None]
+    if failed:
+        insert_rows(HookAttempt, [_failed_attempt(ids[row.values["uuid"]], row.failure, now) for row in failed])
     db.session.info[_NEW_JOBS] = [
         NewJob(ids[job.values["uuid"]], job.values["uuid"], job.values["notify_type"])
         if isinstance(job, _JobRow)
         else job
         for job in kept
+        if not (isinstance(job, _JobRow) and job.failure is not None)  # ended already: nothing to enqueue
     ]
+
+
+def _failed_attempt(job_id: int, failure: tuple[str, str] | None, now: datetime) -> dict[str, Any]:
+    error_class, message = failure or ("", "")
+    return {
+        "hook_job_id": job_id,
+        "number": 1,
+        "manual": False,
+        "started_at": now,
+        "duration_ms": 0,
+        "status_code": None,
+        "response_body": "",
+        "error_class": error_class,
+        "error_message": message,
+        "outcome": "error",
+    }
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -245,6 +285,27 @@ def finish_attempt(
         _disable_target(job, f"{decision.reason} at {now.isoformat()}")
     db.session.commit()
     return decision if applied else replace(decision, applied=False)
+
+
+def defer(job: HookJob, until: datetime, reason: str) -> bool:
+    """Give back a claimed job without an attempt: ``running → scheduled`` at ``until``, the claim's attempt
+    count undone; commit. For a delivery that must wait its turn (a target's ``max_per_second``) longer than
+    a worker should sleep: the sweeper enqueues it when due. Guarded on the attempt this worker claimed."""
+    applied = _update_own_attempt(
+        job,
+        {
+            "status": HookJobStatus.SCHEDULED,
+            "attempt_count": HookJob.attempt_count - 1,
+            "next_attempt_at": until,
+            "lease_expires_at": None,
+            "enqueued_at": None,
+            "update_time": clock.now(),
+        },
+    )
+    db.session.commit()
+    if applied:
+        log.info("hook job %s deferred to %s: %s", job.id, until.isoformat(), reason)
+    return applied
 
 
 # What an attempt led to, in the words of the job statuses.

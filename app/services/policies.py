@@ -22,14 +22,22 @@ from app import clock, netguard, queue, redact
 from app.broker.topics import CHART_TYPES, EVENT_TYPES, UnknownTopicError, canonical
 from app.extensions import current_settings, db
 from app.models import HookJob, PolicyEventType, Project, WebhookPolicy
+from app.payloads import template
+from app.payloads.chat import CHAT_TYPES
 from app.services import credentials, hook_jobs, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
 
 # Shown instead of a stored auth_header; sent back in a PUT it means "keep the stored header".
 MASK = redact.MASK
-TARGET_TYPES = ("http", "slack")
-PAYLOAD_FORMATS = ("Default", "CloudEvents")
+TARGET_TYPES = ("http", "slack", *CHAT_TYPES)
+PAYLOAD_FORMATS = ("Default", "CloudEvents", "Template")
+# A media type (RFC 9110 token/token, optional parameters), as hook jobs keep it (64 characters at most).
+CONTENT_TYPE_MAX = 64
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|\"[^\"\\\x00-\x1f]*\"))*")
+# Deliveries per second a target may be given at most (and at least, when it sets max_per_second).
+MAX_PER_SECOND_RANGE = (0.01, 1000.0)
 NAME_MAX = 256
 CREATOR_MAX = 255
 _QUOTE_MAX = 64
@@ -52,6 +60,11 @@ class TargetInput:
     secret: str = field(default="", repr=False)
     skip_cert_verify: bool = False
     payload_format: str = ""
+    # payload_format "Template" only: the Jinja2 template and the Content-Type of what it renders.
+    template: str = ""
+    content_type: str = ""
+    # Deliveries per second to this target at most, across every worker (None: no limit).
+    max_per_second: float | None = None
 
 
 @dataclass(frozen=True)
@@ -208,17 +221,18 @@ def validate_event_types(event_types: Sequence[str]) -> list[str]:
 
 
 def validate_targets(
-    targets: Sequence[TargetInput], stored: list[dict[str, Any]] | None = None
+    targets: Sequence[TargetInput], stored: list[dict[str, Any]] | None = None, event_types: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """Checked, normalised targets as stored (credentials encrypted). ``stored`` (on update) lets the masked
-    ``auth_header``, ``secret`` and address the API shows keep their stored values."""
+    ``auth_header``, ``secret`` and address the API shows keep their stored values. A template is rendered
+    against a sample event of the first of ``event_types`` (a push when none is given)."""
     if not targets:
         raise Invalid("targets: at least one target is required")
     now = clock.now()
     result = []
     for index, target in enumerate(targets):
         previous = stored[index] if stored is not None and index < len(stored) else None
-        result.append(_target(index, target, previous, now))
+        result.append(_target(index, target, previous, now, event_types))
     return result
 
 
@@ -257,15 +271,17 @@ def normalise_address(address: Any, field: str = "address") -> str:
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
 
-def _target(index: int, target: TargetInput, previous: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+def _target(
+    index: int, target: TargetInput, previous: Mapping[str, Any] | None, now: datetime, event_types: Sequence[str]
+) -> dict[str, Any]:
     where = f"targets.{index}"
     if target.type not in TARGET_TYPES:
         raise Invalid(f"{where}.type: must be one of {', '.join(TARGET_TYPES)}")
     address = _address(where, target.address, previous)
     check_destination(f"{where}.address", address)
     payload_format = target.payload_format
-    if target.type == "slack" and payload_format:
-        raise Invalid(f"{where}.payload_format: must be empty for a slack target")
+    if target.type != "http" and payload_format:
+        raise Invalid(f"{where}.payload_format: must be empty for a {target.type} target")
     if target.type == "http":
         payload_format = payload_format or "Default"
         if payload_format not in PAYLOAD_FORMATS:
@@ -273,14 +289,46 @@ def _target(index: int, target: TargetInput, previous: Mapping[str, Any] | None,
                 f"{where}.payload_format: {_quote(payload_format)} is not one of {', '.join(PAYLOAD_FORMATS)}"
             )
     same_target = previous if previous is not None and previous.get("address") == address else None
-    return {
+    stored = {
         "type": target.type,
         "address": address,
         "skip_cert_verify": target.skip_cert_verify,
         "payload_format": payload_format,
         "auth_header_enc": _auth_header(where, target.auth_header, same_target, previous),
         **_secret(where, target.secret, same_target, previous, now),
+        **_template(where, target, payload_format, event_types),
     }
+    if target.max_per_second is not None:
+        low, high = MAX_PER_SECOND_RANGE
+        if not low <= target.max_per_second <= high:
+            raise Invalid(f"{where}.max_per_second: must be between {low} and {high:g} (or null: no limit)")
+        stored["max_per_second"] = float(target.max_per_second)
+    return stored
+
+
+def _template(where: str, target: TargetInput, payload_format: str, event_types: Sequence[str]) -> dict[str, Any]:
+    """The template fields of a ``Template`` target, checked by rendering a sample event; none for the others."""
+    if payload_format != "Template":
+        for name in ("template", "content_type"):
+            if getattr(target, name):
+                raise Invalid(f"{where}.{name}: is set only with payload_format Template")
+        return {}
+    if not target.template.strip():
+        raise Invalid(f"{where}.template: is required with payload_format Template")
+    content_type = target.content_type.strip()
+    if not content_type:
+        raise Invalid(f"{where}.content_type: is required with payload_format Template (e.g. application/json)")
+    if len(content_type) > CONTENT_TYPE_MAX or not _CONTENT_TYPE.fullmatch(content_type):
+        raise Invalid(
+            f"{where}.content_type: must be a media type such as application/json or text/plain; charset=utf-8 "
+            f"(at most {CONTENT_TYPE_MAX} characters)"
+        )
+    sample_type = event_types[0] if event_types else "PUSH_ARTIFACT"
+    try:
+        template.render(target.template, template.sample_payload(sample_type))
+    except template.TemplateError as exc:
+        raise Invalid(f"{where}.template: {exc} (rendered against a sample {sample_type} event)") from None
+    return {"template": target.template, "content_type": content_type}
 
 
 def _address(where: str, value: str, previous: Mapping[str, Any] | None) -> str:
@@ -359,12 +407,13 @@ def _auth_header(where: str, header: str, same: Mapping[str, Any] | None, previo
 def _validated(given: PolicyInput, stored_targets: list[dict[str, Any]] | None) -> dict[str, Any]:
     if not given.name.strip():
         raise Invalid("name: must not be blank")
+    event_types = validate_event_types(given.event_types)
     return {
         "name": given.name,
         "description": given.description,
         "enabled": given.enabled,
-        "targets": validate_targets(given.targets, stored_targets),
-        "event_types": validate_event_types(given.event_types),
+        "targets": validate_targets(given.targets, stored_targets, event_types),
+        "event_types": event_types,
     }
 
 

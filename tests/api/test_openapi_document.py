@@ -125,7 +125,10 @@ def test_the_document_states_the_input_bounds_a_generated_client_must_keep(make_
         4096,
         128,
     )
-    assert set(target["payload_format"]["enum"]) == {"", "Default", "CloudEvents", None}
+    assert set(target["payload_format"]["enum"]) == {"", "Default", "CloudEvents", "Template", None}
+    assert set(target["type"]["enum"]) == {"http", "slack", "teams", "mattermost", "discord", "googlechat"}
+    assert (target["template"]["maxLength"], target["content_type"]["maxLength"]) == (16384, 64)
+    assert (target["max_per_second"]["minimum"], target["max_per_second"]["maximum"]) == (0.01, 1000.0)
     project = schemas["ProjectCreate"]["properties"]
     assert (project["project_name"]["maxLength"], project["project_name"]["pattern"]) == (
         255,

@@ -25,6 +25,15 @@ NEW_SECRET = "n3w-token-91c4"
 TOKENS = (SECRET, NEW_SECRET)
 SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MASK = "******"
+# The health of a target nothing was sent to yet.
+NEVER_SENT = {
+    "last_success": None,
+    "last_failure": None,
+    "consecutive_failures": 0,
+    "failing_since": None,
+    "attempts_24h": 0,
+    "success_rate_24h": None,
+}
 
 V2 = "/api/v2.0/projects/library/webhook"
 V2_OTHER = "/api/v2.0/projects/other/webhook"
@@ -142,6 +151,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "skip_cert_verify": True,
             "payload_format": "CloudEvents",
             "disabled": False,
+            "health": NEVER_SENT,
             "secret": "",
         },
         {
@@ -151,6 +161,7 @@ def test_create_answers_201_with_location_and_get_shows_the_stored_policy(api: F
             "skip_cert_verify": False,
             "payload_format": "",
             "disabled": False,
+            "health": NEVER_SENT,
             "secret": "",
         },
     ]
@@ -346,6 +357,7 @@ def test_put_replaces_the_policy_but_keeps_creator_creation_time_and_project(api
             "skip_cert_verify": False,
             "payload_format": "",
             "disabled": False,
+            "health": NEVER_SENT,
             "secret": "",
         }
     ]
@@ -460,8 +472,8 @@ def test_events_lists_the_supported_event_notify_types_and_formats(api: FlaskCli
     assert response.status_code == 200
     assert response.get_json() == {
         "event_type": [t.value for t in EVENT_TYPES],
-        "notify_type": ["http", "slack"],
-        "payload_formats": [{"notify_type": "http", "formats": ["Default", "CloudEvents"]}],
+        "notify_type": ["http", "slack", "teams", "mattermost", "discord", "googlechat"],
+        "payload_formats": [{"notify_type": "http", "formats": ["Default", "CloudEvents", "Template"]}],
     }
     assert "PUSH_ARTIFACT" in response.get_json()["event_type"]
 

@@ -133,3 +133,17 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
         assert target == clear, "jobs get their policy's values back"
         db.session.close()
         upgrade()
+
+
+def test_migration_0009_adds_the_target_health_tables_and_downgrades_back(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    health_tables = {"target_health", "target_attempt_hours"}
+    with app.app_context():
+        assert health_tables <= set(inspect(db.engine).get_table_names())
+        downgrade(revision="0008_accounts")
+        assert not health_tables & set(inspect(db.engine).get_table_names())
+        assert "webhook_policies" in inspect(db.engine).get_table_names()
+        upgrade()
+        assert health_tables <= set(inspect(db.engine).get_table_names())
+        primary = inspect(db.engine).get_pk_constraint("target_attempt_hours")["constrained_columns"]
+        assert primary == ["policy_id", "target_key", "hour"]

@@ -50,6 +50,20 @@ def test_values_are_parsed() -> None:
     assert settings.max_body_bytes == 2048
 
 
+def test_chat_intervals_and_the_disable_window_are_configurable() -> None:
+    defaults = Settings.from_env(KEYS)
+    assert [defaults.chat_interval(kind) for kind in ("slack", "teams", "mattermost", "discord", "googlechat")] == [
+        1.0
+    ] * 5
+    assert defaults.disable_after == 5 * 86400
+    settings = Settings.from_env(
+        {**KEYS, "DOCKHOOK_CHAT_INTERVALS": " teams=2, discord=0.5s ", "DOCKHOOK_DISABLE_AFTER": "36h"}
+    )
+    assert (settings.chat_interval("teams"), settings.chat_interval("discord")) == (2.0, 0.5)
+    assert settings.chat_interval("slack") == 1.0
+    assert settings.disable_after == 36 * 3600
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -60,6 +74,10 @@ def test_values_are_parsed() -> None:
         ("DOCKHOOK_AUTO_CREATE_PROJECTS", "perhaps", "DOCKHOOK_AUTO_CREATE_PROJECTS"),
         ("DOCKHOOK_MAX_BODY_BYTES", "1MB", "DOCKHOOK_MAX_BODY_BYTES"),
         ("DOCKHOOK_MAX_BODY_BYTES", "0", "DOCKHOOK_MAX_BODY_BYTES"),
+        ("DOCKHOOK_CHAT_INTERVALS", "irc=1", "DOCKHOOK_CHAT_INTERVALS"),
+        ("DOCKHOOK_CHAT_INTERVALS", "teams=soon", "DOCKHOOK_CHAT_INTERVALS"),
+        ("DOCKHOOK_CHAT_INTERVALS", "teams=-1", "DOCKHOOK_CHAT_INTERVALS"),
+        ("DOCKHOOK_DISABLE_AFTER", "soon", "DOCKHOOK_DISABLE_AFTER"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str, message: str) -> None:

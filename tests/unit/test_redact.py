@@ -47,6 +47,25 @@ from app.redact import MASK, address
             f"https://prod.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version={MASK}&sig={MASK}",
         ),
         ("http://[::1]:8080/h?k=v", "http", f"http://[::1]:8080/h?k={MASK}"),
+        # Chat targets on any host (self-hosted Mattermost, a Discord proxy): the last segment is the token.
+        ("https://chat.corp.example/x/tok3n", "mattermost", f"https://chat.corp.example/x/{MASK}"),
+        (
+            "https://relay.corp.example/api/webhooks/1/tok3n",
+            "discord",
+            f"https://relay.corp.example/api/webhooks/1/{MASK}",
+        ),
+        (
+            "https://chat.googleapis.com/v1/spaces/AAA/messages?key=K3Y&token=T0K",
+            "googlechat",
+            f"https://chat.googleapis.com/v1/spaces/AAA/messages?key={MASK}&token={MASK}",
+        ),
+        (
+            "https://x.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/9/triggers/manual/"
+            "paths/invoke?api-version=1&sig=S1G",
+            "teams",
+            "https://x.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/9/triggers/manual/"
+            f"paths/invoke?api-version={MASK}&sig={MASK}",
+        ),
     ],
 )
 def test_an_address_is_shown_without_its_tokens(stored: str, kind: str, shown: str) -> None:

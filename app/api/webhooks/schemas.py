@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
-from app import redact
+from app import clock, redact
 from app.api.bounds import SettingLength
 from app.api.paging import PageArgs, q_field, sort_field
 from app.models import WebhookPolicy
+from app.payloads.template import MAX_TEMPLATE_BYTES
+from app.services import target_health
 from app.services.policies import (
     AUTH_HEADER_MAX,
+    CONTENT_TYPE_MAX,
     CREATOR_MAX,
     MASK,
+    MAX_PER_SECOND_RANGE,
     NAME_MAX,
     PAYLOAD_FORMATS,
     TARGET_TYPES,
@@ -43,7 +48,11 @@ class TargetBodySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    type = fields.String(required=True, validate=validate.OneOf(TARGET_TYPES))
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(TARGET_TYPES),
+        metadata={"description": "http, slack, or a chat type: teams, mattermost, discord, googlechat"},
+    )
     address = fields.String(
         required=True,
         validate=validate.Length(min=1, max=ADDRESS_MAX),
@@ -66,7 +75,35 @@ class TargetBodySchema(Schema):
         load_default="",
         allow_none=True,
         validate=validate.OneOf(["", *PAYLOAD_FORMATS], error=f"must be {' or '.join(PAYLOAD_FORMATS)} (or empty)"),
-        metadata={"description": "Default or CloudEvents (http; empty or null: Default); empty for slack"},
+        metadata={
+            "description": "Default, CloudEvents or Template (http; empty or null: Default); empty for slack and the "
+            "chat types"
+        },
+    )
+    template = fields.String(
+        load_default="",
+        allow_none=True,
+        validate=validate.Length(max=MAX_TEMPLATE_BYTES),
+        metadata={
+            "description": "payload_format Template only: a Jinja2 template (sandboxed, at most 16 KiB) over the "
+            "Default payload (type, occur_at, operator, event_data, and all of it as payload); checked against a "
+            "sample event when saved"
+        },
+    )
+    content_type = fields.String(
+        load_default="",
+        allow_none=True,
+        validate=validate.Length(max=CONTENT_TYPE_MAX),
+        metadata={"description": "payload_format Template only: the Content-Type the rendered body is sent with"},
+    )
+    max_per_second = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(min=MAX_PER_SECOND_RANGE[0], max=MAX_PER_SECOND_RANGE[1]),
+        metadata={
+            "description": "deliveries per second this target takes at most, across every worker (null: no limit)"
+        },
     )
     secret = fields.String(
         load_default="",
@@ -87,6 +124,9 @@ class TargetBodySchema(Schema):
             secret=data.get("secret") or "",
             skip_cert_verify=data["skip_cert_verify"],
             payload_format=data.get("payload_format") or "",
+            template=data.get("template") or "",
+            content_type=data.get("content_type") or "",
+            max_per_second=data.get("max_per_second"),
         )
 
 
@@ -130,9 +170,12 @@ class PolicyBodySchema(Schema):
         )
 
 
-def shown(policy: WebhookPolicy) -> dict[str, Any]:
+def shown(policy: WebhookPolicy, health: Mapping[tuple[int, str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The policy as the API shows it: ``auth_header`` and ``secret`` as the mask (``""`` if unset), addresses
-    with their tokens masked (``redact.address``)."""
+    with their tokens masked (``redact.address``), each target's health (``target_health.for_policies``, read
+    here for this policy when not given)."""
+    if health is None:
+        health = target_health.for_policies([policy], clock.now())
     return {
         "id": policy.id,
         "name": policy.name,
@@ -148,6 +191,9 @@ def shown(policy: WebhookPolicy) -> dict[str, Any]:
                 "payload_format": t.get("payload_format") or "",
                 "disabled": bool(t.get("disabled")),
                 **({"disabled_reason": t["disabled_reason"]} if t.get("disabled_reason") else {}),
+                **({"template": t["template"], "content_type": t.get("content_type", "")} if t.get("template") else {}),
+                **({"max_per_second": t["max_per_second"]} if t.get("max_per_second") else {}),
+                "health": target_health.shown(health, policy.id, t),
             }
             for t in policy.targets
         ],
@@ -159,6 +205,19 @@ def shown(policy: WebhookPolicy) -> dict[str, Any]:
     }
 
 
+class TargetHealthSchema(Schema):
+    last_success = fields.DateTime(allow_none=True, metadata={"description": "the last successful attempt"})
+    last_failure = fields.DateTime(allow_none=True, metadata={"description": "the last failed attempt"})
+    consecutive_failures = fields.Integer(metadata={"description": "failed attempts since the last success"})
+    failing_since = fields.DateTime(
+        allow_none=True, metadata={"description": "the first failure since the last success (null: not failing)"}
+    )
+    attempts_24h = fields.Integer(metadata={"description": "attempts in the last 24 hours (by the hour)"})
+    success_rate_24h = fields.Float(
+        allow_none=True, metadata={"description": "successful share of attempts_24h, 0 to 1 (null: no attempts)"}
+    )
+
+
 class TargetSchema(Schema):
     type = fields.String()
     address = fields.String(metadata={"description": "user-info, query-string values and chat webhook tokens masked"})
@@ -167,9 +226,17 @@ class TargetSchema(Schema):
     skip_cert_verify = fields.Boolean()
     payload_format = fields.String()
     disabled = fields.Boolean(
-        dump_default=False, metadata={"description": "true after the target answered 410 Gone; a PUT re-enables it"}
+        dump_default=False,
+        metadata={
+            "description": "true after the target answered 410 Gone, or failed for DOCKHOOK_DISABLE_AFTER; a PUT "
+            "re-enables it"
+        },
     )
     disabled_reason = fields.String()
+    template = fields.String(metadata={"description": "payload_format Template only"})
+    content_type = fields.String(metadata={"description": "payload_format Template only"})
+    max_per_second = fields.Float(metadata={"description": "absent: no limit"})
+    health = fields.Nested(TargetHealthSchema)
 
 
 class PolicySchema(Schema):

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 
+from app import clock
 from app.api import auth, paging
 from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, created, project
 from app.api.webhooks.schemas import (
@@ -20,7 +21,7 @@ from app.api.webhooks.schemas import (
     shown,
 )
 from app.broker.topics import EVENT_TYPES
-from app.services import policies, webhook_lists
+from app.services import policies, target_health, webhook_lists
 from app.services.policies import PAYLOAD_FORMATS, TARGET_TYPES, PolicyInput
 
 blp = HarborBlueprint(
@@ -49,11 +50,13 @@ class Policies(MethodView):
     @blp.response(200, PolicySchema(many=True))
     @blp.alt_response(404, description="Unknown project")
     def get(self, args: dict[str, Any], project_name_or_id: str) -> Any:
-        """List the project's webhook policies, newest first unless ``sort`` says (paged); auth headers masked."""
+        """List the project's webhook policies, newest first unless ``sort`` says (paged); auth headers masked;
+        each target with its health."""
         rows, total = webhook_lists.policies(
             project(project_name_or_id), args["page"], args["page_size"], args["q"], args["sort"]
         )
-        return [shown(p) for p in rows], paging.headers(total, args["page"], args["page_size"])
+        health = target_health.for_policies(rows, clock.now())
+        return [shown(p, health) for p in rows], paging.headers(total, args["page"], args["page_size"])
 
     @blp.arguments(PolicyBodySchema)
     @blp.response(201, description="Created; ``Location`` names the policy; no body")
@@ -74,7 +77,8 @@ class Policy(MethodView):
     @blp.response(200, PolicySchema)
     @blp.alt_response(404, description="Unknown project, or no such policy in it")
     def get(self, project_name_or_id: str, webhook_policy_id: int) -> Any:
-        """Read one webhook policy; auth headers masked."""
+        """Read one webhook policy; auth headers masked; each target with its health (last success and failure,
+        consecutive failures, success rate over the last 24 hours)."""
         return shown(policies.get(project(project_name_or_id), webhook_policy_id))
 
     @blp.arguments(PolicyBodySchema)

@@ -1,0 +1,76 @@
+"""A target's max_per_second holds across two real worker processes, and a paced target's backlog does not hold
+the workers: other targets' deliveries go out meanwhile (paced jobs are rescheduled for their slot)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app import queue
+from tests.integration.test_delivery import add_policy, attempts, jobs, push
+from tests.support import processes, replay
+from tests.support.sinks import Sink
+
+PACED = 6
+
+
+@pytest.fixture
+def other_sink() -> Iterator[Sink]:
+    server = Sink()
+    yield server
+    server.close()
+
+
+def test_max_per_second_holds_across_two_workers_without_holding_them(
+    make_app: Callable[..., Flask], database_url: str, redis_db: str, sink: Sink, other_sink: Sink, tmp_path: Path
+) -> None:
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=())
+    for index in range(PACED):
+        add_policy(app, [{"address": sink.url, "max_per_second": 1}], name=f"paced-{index}")
+    add_policy(app, [{"address": other_sink.url}], name="unpaced")
+    env = processes.clean_env(DATABASE_URL=database_url, REDIS_URL=redis_db, DOCKHOOK_RETRY_SCHEDULE="none")
+    python, flask = processes.VENV_BIN / "python", processes.VENV_BIN / "flask"
+    started = [
+        processes.start(
+            f"worker-{n}", [str(python), "worker.py", "--name", f"paced-{n}"], tmp_path, env=env, cwd=processes.ROOT
+        )
+        for n in (1, 2)
+    ]
+    started.append(
+        processes.start(
+            "sweeper",
+            [str(flask), "--app", "wsgi", "hooks", "sweep", "--every", "0.5"],
+            tmp_path,
+            env=env,
+            cwd=processes.ROOT,
+        )
+    )
+    try:
+        processes.wait_until(
+            lambda: len([b for b in queue.heartbeats(redis_db) if b.kind == "worker"]) >= 2,
+            timeout=30,
+            what="two workers beating",
+            processes=started,
+        )
+        time.sleep(1.0)  # both worker loops listening
+        push(app)  # fans out: the six paced jobs first, then the unpaced one
+        paced = sorted(sink.wait_for(PACED, timeout=40), key=lambda r: r.at)
+        unpaced = other_sink.wait_for(1, timeout=5)
+    finally:
+        logs = "\n".join(p.log_tail(60) for p in started)
+        for process in started:
+            process.stop()
+    assert len(paced) == PACED, logs
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(paced)]
+    assert min(gaps) >= 0.9, (gaps, logs)
+    (other,) = unpaced
+    assert other.at < paced[1].at, "the unpaced target waited behind the paced backlog"
+    assert "deferred to" in logs, "no paced job was rescheduled: the workers slept on their turns"
+    done = [j for j in jobs(app) if j.target["address"] == sink.url]
+    assert {j.status for j in done} == {"success"}
+    assert all(len(attempts(app, j.id)) == j.attempt_count == 1 for j in done), "a deferral is not an attempt"
