@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
 
 from app import redact
 from app.api.bounds import SettingLength
 from app.api.paging import PageArgs, q_field, sort_field
 from app.models import WebhookPolicy
+from app.services import policy_filters
 from app.services.policies import (
     AUTH_HEADER_MAX,
     CREATOR_MAX,
+    KEEP,
     MASK,
     NAME_MAX,
     PAYLOAD_FORMATS,
@@ -90,6 +92,52 @@ class TargetBodySchema(Schema):
         )
 
 
+FILTER_EXAMPLE = {"repositories": ["team-a/**", "*/frontend"], "tags": ["v*", "!*-rc*"], "media_types": ["image"]}
+
+
+_PATTERNS = validate.Length(max=policy_filters.PATTERNS_MAX)
+
+
+class FiltersSchema(Schema):
+    """Dockhook's extension: which events of the subscribed types the policy takes (Harbor clients ignore it)."""
+
+    class Meta:
+        unknown = RAISE
+
+    repositories = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={
+            "description": "globs over the full repository name (project/name): * and ? within a segment, ** "
+            "across segments, [abc] a class, a leading ! excludes",
+            "example": ["team-a/**", "*/frontend"],
+        },
+    )
+    tags = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={
+            "description": "tag globs; an event passes when one of its tags does; ! excludes; an untagged event "
+            "never passes a tag filter",
+            "example": ["v*", "!*-rc*"],
+        },
+    )
+    media_types = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={
+            "description": "image (single-platform manifests), index (OCI indexes and manifest lists) or exact "
+            "manifest media types",
+            "example": ["image"],
+        },
+    )
+    operators = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={"description": "globs over the operator (who pushed, pulled, published)", "example": ["ci-*"]},
+    )
+
+
 class PolicyBodySchema(Schema):
     """Create and full-update body; ``id``, ``project_id`` and timestamps in it are ignored."""
 
@@ -117,6 +165,15 @@ class PolicyBodySchema(Schema):
         validate=validate.Length(max=CREATOR_MAX),
         metadata={"description": "kept on update"},
     )
+    filters = fields.Nested(
+        FiltersSchema,
+        allow_none=True,
+        metadata={
+            "description": "Dockhook extension: repository, tag, media type and operator filters, matched before "
+            "a hook job is made. Omitted on a PUT: the stored filters are kept; null or {}: none.",
+            "example": FILTER_EXAMPLE,
+        },
+    )
 
     @post_load
     def typed(self, data: dict[str, Any], **_: Any) -> PolicyInput:
@@ -127,6 +184,7 @@ class PolicyBodySchema(Schema):
             description=data.get("description") or "",
             enabled=data["enabled"],
             creator=data.get("creator") or "",
+            filters=data.get("filters", KEEP),
         )
 
 
@@ -152,6 +210,7 @@ def shown(policy: WebhookPolicy) -> dict[str, Any]:
             for t in policy.targets
         ],
         "event_types": list(policy.event_types),
+        "filters": dict(policy.filters or {}),
         "enabled": policy.enabled,
         "creator": policy.creator,
         "creation_time": policy.creation_time,
@@ -176,9 +235,10 @@ class PolicySchema(Schema):
     id = fields.Integer()
     name = fields.String()
     description = fields.String()
-    project_id = fields.Integer()
+    project_id = fields.Integer(allow_none=True, metadata={"description": "null for a system-wide policy"})
     targets = fields.List(fields.Nested(TargetSchema))
     event_types = fields.List(fields.String())
+    filters = fields.Nested(FiltersSchema, metadata={"description": "Dockhook extension; {} when the policy has none"})
     enabled = fields.Boolean()
     creator = fields.String()
     creation_time = fields.DateTime()
