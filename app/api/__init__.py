@@ -18,6 +18,7 @@ from app.api.rejected.views import blp as rejected_blp
 from app.api.robots.views import blp as robots_blp
 from app.api.system import blp as system_blp
 from app.api.users.views import blp as users_blp
+from app.api.webhooks.system import blp as system_webhooks_blp
 from app.api.webhooks.views import blp as webhooks_blp
 from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
 
@@ -38,6 +39,7 @@ def init_api(app: Flask) -> HarborApi:
         logs_blp,
         webhooks_blp,
         webhooks_v1_blp,
+        system_webhooks_blp,
         configurations_blp,
         hook_jobs_blp,
         hook_jobs_v1_blp,

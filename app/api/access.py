@@ -100,6 +100,15 @@ for _prefix in ("webhooks", "webhooks_v1"):
             (f"{_prefix}.LastTrigger", "GET"): OnProject(NP, "read"),
         }
     )
+RULES.update(
+    {
+        ("system_webhooks.SystemPolicies", "GET"): SYSADMIN,
+        ("system_webhooks.SystemPolicies", "POST"): SYSADMIN,
+        ("system_webhooks.SystemPolicy", "GET"): SYSADMIN,
+        ("system_webhooks.SystemPolicy", "PUT"): SYSADMIN,
+        ("system_webhooks.SystemPolicy", "DELETE"): SYSADMIN,
+    }
+)
 PROJECT_ARGS = ("project_name_or_id", "project_name")
 
 
@@ -134,5 +143,8 @@ def _authorize() -> None:
         job = hook_job_queries.by_uuid(str((request.view_args or {}).get("uuid", "")))
         if job is None:
             return  # the view answers 404 (it checks the uuid's form too)
+        if job.project_id is None:
+            access.require_sysadmin(principal)  # a system-wide policy's job
+            return
         owner = projects.get(str(job.project_id))
         access.require(principal, owner, rule.resource, rule.action)

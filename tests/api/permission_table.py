@@ -82,7 +82,7 @@ class Row:
 
     def __post_init__(self) -> None:
         if not self.fresh:
-            named = re.search(r"{fresh_(member|user|robot|policy|pending|error)", self.path)
+            named = re.search(r"{fresh_(member|user|robot|syspolicy|policy|pending|error)", self.path)
             kinds = {"pending": "pending_job", "error": "error_job"}
             object.__setattr__(self, "fresh", kinds.get(named.group(1), named.group(1)) if named else "")
 
@@ -203,6 +203,12 @@ ROWS: tuple[Row, ...] = (
     Row("GET", f"{W1}/events", NP_READ, 200),
     Row("GET", f"{W1}/lasttrigger", NP_READ, 200),
     Row("GET", "/api/projects/{project_id}/webhook/jobs?policy_id={policy}", NP_READ, 200),
+    Row("GET", f"{V2}/webhook/policies", ONLY_ADMIN, 200, note="system-wide policies"),
+    Row("POST", f"{V2}/webhook/policies", ONLY_ADMIN, 201, _policy),
+    Row("GET", f"{V2}/webhook/policies/{{system_policy}}", ONLY_ADMIN, 200),
+    Row("PUT", f"{V2}/webhook/policies/{{system_policy}}", ONLY_ADMIN, 200, lambda w: {**_policy(w), "name": "all"}),
+    Row("DELETE", f"{V2}/webhook/policies/{{fresh_syspolicy}}", ONLY_ADMIN, 200),
+    Row("GET", f"{V2}/hook-jobs/{{system_job_uuid}}", ONLY_ADMIN, 200, note="a system-wide policy's job"),
 )
 
 
