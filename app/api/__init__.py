@@ -8,6 +8,7 @@ from app.api import docs
 from app.api.auth import require_credentials
 from app.api.base import HarborApi, document_sign_in_answers
 from app.api.configurations.views import blp as configurations_blp
+from app.api.events.views import blp as events_blp
 from app.api.hook_jobs.views import blp as hook_jobs_blp
 from app.api.hook_jobs.views import blp_v1 as hook_jobs_v1_blp
 from app.api.logs.views import blp as logs_blp
@@ -40,6 +41,7 @@ def init_api(app: Flask) -> HarborApi:
         webhooks_blp,
         webhooks_v1_blp,
         system_webhooks_blp,
+        events_blp,
         configurations_blp,
         hook_jobs_blp,
         hook_jobs_v1_blp,

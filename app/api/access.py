@@ -37,7 +37,15 @@ class OnHookJob:
     action: str
 
 
-Rule = OnProject | OnHookJob | str
+@dataclass(frozen=True)
+class OnBodyProject:
+    """The permission on the project the JSON body's ``project`` names (name or id): the publish API's."""
+
+    resource: str
+    action: str
+
+
+Rule = OnProject | OnHookJob | OnBodyProject | str
 NP = "notification-policy"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -107,6 +115,7 @@ RULES.update(
         ("system_webhooks.SystemPolicy", "GET"): SYSADMIN,
         ("system_webhooks.SystemPolicy", "PUT"): SYSADMIN,
         ("system_webhooks.SystemPolicy", "DELETE"): SYSADMIN,
+        ("events.Events", "POST"): OnBodyProject("event", "create"),
     }
 )
 PROJECT_ARGS = ("project_name_or_id", "project_name")
@@ -138,6 +147,13 @@ def _authorize() -> None:
         if name_or_id is None:
             raise Forbidden("this route names no project")  # a RULES entry on the wrong route
         access.require(principal, project(name_or_id), rule.resource, rule.action)
+        return
+    if isinstance(rule, OnBodyProject):
+        body = request.get_json(silent=True)
+        named = body.get("project") if isinstance(body, dict) else None
+        if not isinstance(named, str) or not named:
+            return  # no project to check against: the view's validation answers 400 and changes nothing
+        access.require(principal, project(named), rule.resource, rule.action)
         return
     if isinstance(rule, OnHookJob):
         job = hook_job_queries.by_uuid(str((request.view_args or {}).get("uuid", "")))

@@ -1,4 +1,5 @@
-"""Topic handlers (artifact events → event rows → matching policies → hook jobs) and their registration."""
+"""Topic handlers (artifact and published events → event rows → matching policies → hook jobs) and their
+registration."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable
 
 from app.broker import Broker, Topic
 from app.broker.topics import DELIVERY_TOPICS, EVENT_TYPES
-from app.notification import artifact, hooks
+from app.notification import artifact, hooks, published
 
 
 class CatalogueError(RuntimeError):
@@ -22,6 +23,9 @@ def build_broker() -> Broker:
     handle_artifact = artifact.make_handler(broker)
     for topic in artifact.TOPICS:
         broker.subscribe(topic, handle_artifact)
+    handle_published = published.make_handler(broker)
+    for topic in published.TOPICS:
+        broker.subscribe(topic, handle_published)
     broker.subscribe(Topic.HTTP, hooks.handle_http)
     broker.subscribe(Topic.SLACK, hooks.handle_slack)
     check_catalogue(broker, (*EVENT_TYPES, *DELIVERY_TOPICS))

@@ -50,6 +50,7 @@ PROJECT_READ = USERS | {ROBOT_NP, ROBOT_SYSTEM}
 LOG_LIST = MEMBER_VIEW | {ROBOT_NP, ROBOT_SYSTEM}
 NP_WRITE = frozenset({ADMIN, PROJECT_ADMIN, ROBOT_NP, ROBOT_SYSTEM})
 NP_READ = NP_WRITE | {MAINTAINER}
+PUBLISH = NP_WRITE | {MAINTAINER}
 # What the granted robots hold on the project (ROBOT_SYSTEM holds it on "*").
 GRANTED = (
     ("project", "read"),
@@ -57,6 +58,7 @@ GRANTED = (
     ("repository", "read"),
     ("log", "list"),
     *(("notification-policy", a) for a in ("create", "read", "update", "delete", "list")),
+    ("event", "create"),
 )
 NOT_GRANTED = (("repository", "pull"),)
 
@@ -99,6 +101,15 @@ def _policy(world: dict[str, Any]) -> dict[str, Any]:
         "name": world["unique"],
         "targets": [{"type": "http", "address": "https://hooks.example.com/in"}],
         "event_types": ["PUSH_ARTIFACT"],
+    }
+
+
+def _scan_event(world: dict[str, Any]) -> dict[str, Any]:
+    repository = {"name": "alpine", "namespace": "library", "repo_full_name": "library/alpine"}
+    return {
+        "type": "SCANNING_FAILED",
+        "project": "library",
+        "event_data": {"resources": [{"tag": "3.19"}], "repository": repository},
     }
 
 
@@ -209,6 +220,7 @@ ROWS: tuple[Row, ...] = (
     Row("PUT", f"{V2}/webhook/policies/{{system_policy}}", ONLY_ADMIN, 200, lambda w: {**_policy(w), "name": "all"}),
     Row("DELETE", f"{V2}/webhook/policies/{{fresh_syspolicy}}", ONLY_ADMIN, 200),
     Row("GET", f"{V2}/hook-jobs/{{system_job_uuid}}", ONLY_ADMIN, 200, note="a system-wide policy's job"),
+    Row("POST", f"{V2}/events", PUBLISH, 201, _scan_event, note="permission event/create on the body's project"),
 )
 
 

@@ -157,7 +157,11 @@ class PolicyBodySchema(Schema):
         fields.String(validate=validate.Length(min=1, max=EVENT_TYPE_MAX)),
         required=True,
         validate=validate.Length(min=1, max=EVENT_TYPES_MAX),
-        metadata={"description": "PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT (or their 1.x aliases)"},
+        metadata={
+            "description": "PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT (the registry's), SCANNING_COMPLETED, "
+            "SCANNING_FAILED, SCANNING_STOPPED, QUOTA_EXCEED, QUOTA_WARNING, REPLICATION, TAG_RETENTION (the publish "
+            "API's), or their 1.x aliases"
+        },
     )
     creator = fields.String(
         load_default="",
