@@ -106,6 +106,8 @@ for _prefix in ("webhooks", "webhooks_v1"):
             (f"{_prefix}.Policy", "DELETE"): OnProject(NP, "delete"),
             (f"{_prefix}.Events", "GET"): OnProject(NP, "read"),
             (f"{_prefix}.LastTrigger", "GET"): OnProject(NP, "read"),
+            (f"{_prefix}.PolicyTest", "POST"): OnProject(NP, "create"),
+            (f"{_prefix}.TargetTest", "POST"): OnProject(NP, "update"),
         }
     )
 RULES.update(
@@ -115,6 +117,7 @@ RULES.update(
         ("system_webhooks.SystemPolicy", "GET"): SYSADMIN,
         ("system_webhooks.SystemPolicy", "PUT"): SYSADMIN,
         ("system_webhooks.SystemPolicy", "DELETE"): SYSADMIN,
+        ("system_webhooks.SystemTargetTest", "POST"): SYSADMIN,
         ("events.Events", "POST"): OnBodyProject("event", "create"),
     }
 )

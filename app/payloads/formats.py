@@ -17,7 +17,10 @@ CLOUDEVENTS_TYPES = {
     "SCANNING_COMPLETED": "harbor.scan.completed",
     "SCANNING_STOPPED": "harbor.scan.stopped",
     "TAG_RETENTION": "harbor.tag_retention.finished",
+    # Dockhook's target test (POST .../targets/{index}/test): not an event, never a hook job.
+    "PING": "dockhook.ping",
 }
+PING = "PING"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 JSON_CONTENT_TYPE = "application/json"
 

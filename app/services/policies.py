@@ -119,6 +119,13 @@ def get(project: Project | None, policy_id: int) -> WebhookPolicy:
     return policy
 
 
+def target_of(policy: WebhookPolicy, index: int) -> dict[str, Any]:
+    """The stored target at ``index`` of ``policy``; raises NotFound."""
+    if not 0 <= index < len(policy.targets):
+        raise NotFound(f"webhook policy {policy.id} has no target {index} (it has {len(policy.targets)})")
+    return dict(policy.targets[index])
+
+
 def create(project: Project | None, given: PolicyInput) -> WebhookPolicy:
     """Check ``given`` against the domain rules and commit a new policy in ``project``.
 

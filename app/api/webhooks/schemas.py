@@ -271,3 +271,59 @@ class LastTriggerSchema(Schema):
     enabled = fields.Boolean()
     creation_time = fields.DateTime()
     last_trigger_time = fields.DateTime(metadata={"description": "absent if never triggered"})
+
+
+class PolicyTestBodySchema(Schema):
+    """A policy to test before saving it (Harbor 1.x's test body): only its targets are used and checked."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(load_default="", allow_none=True, validate=validate.Length(max=NAME_MAX))
+    targets = fields.List(
+        fields.Nested(TargetBodySchema),
+        required=True,
+        validate=SettingLength("max_targets"),
+        metadata={"description": "the targets to test (checked as a save checks them: a denied address is a 400)"},
+    )
+
+    @post_load
+    def typed(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"name": data.get("name") or "", "targets": list(data["targets"])}
+
+
+class TargetTestSchema(Schema):
+    index = fields.Integer(metadata={"description": "the target's index in the policy"})
+    type = fields.String()
+    address = fields.String(metadata={"description": "masked as everywhere"})
+    ok = fields.Boolean(metadata={"description": "true when the target answered 2xx"})
+    status_code = fields.Integer(allow_none=True, metadata={"description": "null when no HTTP answer came"})
+    latency_ms = fields.Integer(allow_none=True, metadata={"description": "time to the answer; null if not sent"})
+    body_excerpt = fields.String(metadata={"description": "the first 1024 characters of the answer's body"})
+    error_class = fields.String(
+        metadata={
+            "description": "empty on success; else as an attempt's (http_status, connection_refused, "
+            "blocked_address, tls_error, read_timeout, ...) or timeout (no answer within 5 s), no_worker, "
+            "queue_unavailable, worker_error"
+        }
+    )
+    error_message = fields.String()
+    webhook_id = fields.String(metadata={"description": "the webhook-id header the ping carried"})
+
+
+class PolicyTestSchema(Schema):
+    targets = fields.List(fields.Nested(TargetTestSchema))
+
+
+TEST_EXAMPLE = {
+    "index": 0,
+    "type": "http",
+    "address": "https://ci.example.com/hooks",
+    "ok": True,
+    "status_code": 200,
+    "latency_ms": 84,
+    "body_excerpt": "ok",
+    "error_class": "",
+    "error_message": "",
+    "webhook_id": "5f0c8f4e-8a53-4a4e-9a51-8a0b3c1d2e7f",
+}

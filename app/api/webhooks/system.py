@@ -11,8 +11,16 @@ from flask.views import MethodView
 
 from app.api import auth, paging
 from app.api.base import ID, HarborBlueprint, created
-from app.api.webhooks.schemas import PolicyBodySchema, PolicyListArgs, PolicySchema, shown
-from app.services import policies, webhook_lists
+from app.api.webhooks.schemas import (
+    TEST_EXAMPLE,
+    PolicyBodySchema,
+    PolicyListArgs,
+    PolicySchema,
+    TargetTestSchema,
+    shown,
+)
+from app.api.webhooks.views import TESTED
+from app.services import policies, target_tests, webhook_lists
 from app.services.policies import PolicyInput
 
 blp = HarborBlueprint(
@@ -82,5 +90,27 @@ class SystemPolicy(MethodView):
         return Response(status=200)
 
 
+class SystemTargetTest(MethodView):
+    @blp.response(200, TargetTestSchema, example=TEST_EXAMPLE)
+    @blp.alt_response(404, description="No such system-wide policy, or no target at that index")
+    @blp.alt_response(429, description="More than 10 tests of this policy within the minute; Retry-After says when")
+    def post(self, webhook_policy_id: int, target_index: int) -> Any:
+        """Test one target of a system-wide policy."""
+        policy = policies.get(None, webhook_policy_id)
+        target = policies.target_of(policy, target_index)
+        (result,) = target_tests.run(
+            scope=f"policy:{policy.id}",
+            targets=[(target_index, target)],
+            policy_id=policy.id,
+            policy_name=policy.name,
+            project_id=None,
+            operator=auth.current().name,
+        )
+        return result
+
+
+SystemTargetTest.post.__doc__ = f"{SystemTargetTest.post.__doc__} {TESTED}"
+
 blp.add_url_rule("/policies", view_func=SystemPolicies)
+blp.add_url_rule(f"/policies/<{ID}:webhook_policy_id>/targets/<{ID}:target_index>/test", view_func=SystemTargetTest)
 blp.add_url_rule(f"/policies/<{ID}:webhook_policy_id>", view_func=SystemPolicy)
