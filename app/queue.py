@@ -26,6 +26,7 @@ HOOKS_RETRY = "hooks-retry"
 SLACK = "slack"
 QUEUES = (HOOKS, HOOKS_RETRY, SLACK)
 DELIVER = "jobs.deliver.deliver"
+TEST_TARGET = "jobs.ping.send_test"
 
 _connections: dict[tuple[int, str], Redis] = {}
 
@@ -166,6 +167,66 @@ def new_worker(url: str, name: str | None) -> SimpleWorker:
 
 # What a worker loop raises when Redis goes away (a restart, a failover): the loop is started again.
 CONNECTION_LOST: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+# --- Target tests: run on a worker (where deliveries leave from), the API waits for the answer -------------
+
+
+class Waited(NamedTuple):
+    """How a job the caller waited for ended: ``done`` (``value`` is its return value), ``failed`` or ``timeout``."""
+
+    outcome: str
+    value: object = None
+
+
+def run_and_wait(url: str, function: str, args: tuple[object, ...], wait: float, job_timeout: int) -> Waited:
+    """Enqueue ``function(*args)`` at the front of the hooks queue and wait up to ``wait`` seconds for its result.
+
+    A job still queued when the wait ends is cancelled (it will not run late); one a worker already started
+    finishes on its own. Raises QueueUnavailable when Redis cannot take it.
+    """
+    deadline = time.monotonic() + wait
+    try:
+        conn = connection(url)
+        job = Queue(HOOKS, connection=conn).enqueue(
+            function, args=args, at_front=True, job_timeout=job_timeout, result_ttl=60, failure_ttl=600
+        )
+        while True:
+            result = job.latest_result()
+            if result is not None:
+                if result.type == result.Type.SUCCESSFUL:
+                    return Waited("done", result.return_value)
+                return Waited("failed")  # the worker's log has the traceback; the caller says only that it failed
+            if time.monotonic() >= deadline:
+                if job.get_status(refresh=True) in _WAITING:
+                    job.cancel()
+                return Waited("timeout")
+            time.sleep(0.02)
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
+
+
+def take_quota(url: str, key: str, limit: int, window: int, cost: int = 1) -> int:
+    """Spend ``cost`` of the ``limit`` allowed per fixed ``window`` seconds for ``key`` (shared by every process).
+
+    Returns 0 when spent, else the seconds until the window ends (nothing is spent then).
+    Raises QueueUnavailable when Redis does not answer.
+    """
+    name = f"dockhook:quota:{key}"
+    try:
+        conn = connection(url)
+        with conn.pipeline(transaction=True) as pipe:
+            # The expiry is set with the key, atomically: a counter can never outlive its window.
+            pipe.set(name, 0, ex=window, nx=True)
+            pipe.incrby(name, cost)
+            pipe.ttl(name)
+            _, used, left = pipe.execute()
+        if int(used) <= limit:
+            return 0
+        conn.decrby(name, cost)
+        return max(1, int(left))
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc)) from exc
 
 
 # --- Liveness and operations: heartbeats, queue depths, a ping (read by /readyz, /api/v2.0/health, /metrics) ---

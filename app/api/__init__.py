@@ -8,6 +8,7 @@ from app.api import docs
 from app.api.auth import require_credentials
 from app.api.base import HarborApi, document_sign_in_answers
 from app.api.configurations.views import blp as configurations_blp
+from app.api.events.views import blp as events_blp
 from app.api.hook_jobs.views import blp as hook_jobs_blp
 from app.api.hook_jobs.views import blp_v1 as hook_jobs_v1_blp
 from app.api.logs.views import blp as logs_blp
@@ -18,6 +19,7 @@ from app.api.rejected.views import blp as rejected_blp
 from app.api.robots.views import blp as robots_blp
 from app.api.system import blp as system_blp
 from app.api.users.views import blp as users_blp
+from app.api.webhooks.system import blp as system_webhooks_blp
 from app.api.webhooks.views import blp as webhooks_blp
 from app.api.webhooks.views import blp_v1 as webhooks_v1_blp
 
@@ -38,6 +40,8 @@ def init_api(app: Flask) -> HarborApi:
         logs_blp,
         webhooks_blp,
         webhooks_v1_blp,
+        system_webhooks_blp,
+        events_blp,
         configurations_blp,
         hook_jobs_blp,
         hook_jobs_v1_blp,

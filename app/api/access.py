@@ -37,7 +37,15 @@ class OnHookJob:
     action: str
 
 
-Rule = OnProject | OnHookJob | str
+@dataclass(frozen=True)
+class OnBodyProject:
+    """The permission on the project the JSON body's ``project`` names (name or id): the publish API's."""
+
+    resource: str
+    action: str
+
+
+Rule = OnProject | OnHookJob | OnBodyProject | str
 NP = "notification-policy"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -98,8 +106,21 @@ for _prefix in ("webhooks", "webhooks_v1"):
             (f"{_prefix}.Policy", "DELETE"): OnProject(NP, "delete"),
             (f"{_prefix}.Events", "GET"): OnProject(NP, "read"),
             (f"{_prefix}.LastTrigger", "GET"): OnProject(NP, "read"),
+            (f"{_prefix}.PolicyTest", "POST"): OnProject(NP, "create"),
+            (f"{_prefix}.TargetTest", "POST"): OnProject(NP, "update"),
         }
     )
+RULES.update(
+    {
+        ("system_webhooks.SystemPolicies", "GET"): SYSADMIN,
+        ("system_webhooks.SystemPolicies", "POST"): SYSADMIN,
+        ("system_webhooks.SystemPolicy", "GET"): SYSADMIN,
+        ("system_webhooks.SystemPolicy", "PUT"): SYSADMIN,
+        ("system_webhooks.SystemPolicy", "DELETE"): SYSADMIN,
+        ("system_webhooks.SystemTargetTest", "POST"): SYSADMIN,
+        ("events.Events", "POST"): OnBodyProject("event", "create"),
+    }
+)
 PROJECT_ARGS = ("project_name_or_id", "project_name")
 
 
@@ -130,9 +151,19 @@ def _authorize() -> None:
             raise Forbidden("this route names no project")  # a RULES entry on the wrong route
         access.require(principal, project(name_or_id), rule.resource, rule.action)
         return
+    if isinstance(rule, OnBodyProject):
+        body = request.get_json(silent=True)
+        named = body.get("project") if isinstance(body, dict) else None
+        if not isinstance(named, str) or not named:
+            return  # no project to check against: the view's validation answers 400 and changes nothing
+        access.require(principal, project(named), rule.resource, rule.action)
+        return
     if isinstance(rule, OnHookJob):
         job = hook_job_queries.by_uuid(str((request.view_args or {}).get("uuid", "")))
         if job is None:
             return  # the view answers 404 (it checks the uuid's form too)
+        if job.project_id is None:
+            access.require_sysadmin(principal)  # a system-wide policy's job
+            return
         owner = projects.get(str(job.project_id))
         access.require(principal, owner, rule.resource, rule.action)

@@ -83,3 +83,37 @@ class TargetDisabledEvent:
             "failing_since": int(self.failing_since.timestamp()),
             "consecutive_failures": self.consecutive_failures,
         }
+
+
+@dataclass
+class PublishedEvent:
+    """An event a producer sent to ``POST /api/v2.0/events`` (scan, quota, replication, retention), its
+    ``event_data`` already validated for its type.
+
+    ``dedupe_key`` (from the producer's idempotency key) is stored as the event row's unique key: a second
+    publish with the same key cannot open a second event.
+    """
+
+    type: Topic
+    project_id: int
+    project_name: str
+    operator: str
+    occurred_at: datetime
+    event_data: dict[str, Any]
+    dedupe_key: str | None = None
+    request_id: str = ""
+    record: EventRecord | None = field(default=None, repr=False)
+
+    @property
+    def repository(self) -> str:
+        """The event's repository (``project/name``), or "" when it names none (replication, retention)."""
+        repository = self.event_data.get("repository") or {}
+        return str(repository.get("repo_full_name") or "")
+
+    @property
+    def tags(self) -> tuple[str, ...] | None:
+        """The tags its resources name, or None when it has no resources."""
+        resources = self.event_data.get("resources")
+        if resources is None:
+            return None
+        return tuple(str(r["tag"]) for r in resources if r.get("tag"))

@@ -37,6 +37,25 @@ EVENT_TYPES: tuple[Topic, ...] = (
     Topic.PULL_ARTIFACT,
     Topic.DELETE_ARTIFACT,
     Topic.WEBHOOK_TARGET_DISABLED,
+    # Produced by POST /api/v2.0/events (a scanner, a quota controller, replication, retention, CI).
+    Topic.SCANNING_COMPLETED,
+    Topic.SCANNING_FAILED,
+    Topic.SCANNING_STOPPED,
+    Topic.QUOTA_EXCEED,
+    Topic.QUOTA_WARNING,
+    Topic.REPLICATION,
+    Topic.TAG_RETENTION,
+)
+
+# The event types the publish API accepts (app.notification.published handles them).
+PUBLISHED_TYPES: tuple[Topic, ...] = (
+    Topic.SCANNING_COMPLETED,
+    Topic.SCANNING_FAILED,
+    Topic.SCANNING_STOPPED,
+    Topic.QUOTA_EXCEED,
+    Topic.QUOTA_WARNING,
+    Topic.REPLICATION,
+    Topic.TAG_RETENTION,
 )
 
 # Harbor removed Helm chart support (ChartMuseum) in 2.8; policies asking for these are refused, saying so.

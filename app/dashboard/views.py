@@ -142,7 +142,7 @@ def job(uuid: str) -> str:
     return render_template(
         "dashboard/job.html",
         job=found,
-        project=overview.project(found.project_id),
+        project=overview.project(found.project_id) if found.project_id is not None else None,
         target=redact.address(str(found.target.get("address", "")), found.notify_type),
         payload=_pretty(found.payload),
         attempts=hook_job_queries.attempts(found.id),
@@ -187,6 +187,11 @@ def _job(uuid: str, action: str) -> Any:
     found = hook_job_queries.by_uuid(uuid[:64])
     if found is None:
         abort(404)
+    if found.project_id is None:
+        # A system-wide policy's job: only system administrators see those.
+        if not _caller().sysadmin:
+            abort(404)
+        return found
     owner = overview.project(found.project_id)
     if owner is None:
         abort(404)

@@ -65,7 +65,9 @@ class HookJob(Base):
     # Deleting a policy keeps its delivery history: "did my webhook fire?" outlives the policy.
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_policies.id", ondelete="SET NULL"))
     policy_name: Mapped[str] = mapped_column(String(256), default="")
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # The policy's project; NULL for a job of a system-wide policy (only system admins see those; the event's
+    # project is the event row's).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     event_type: Mapped[str] = mapped_column(String(64))
     notify_type: Mapped[str] = mapped_column(String(16))
     target_index: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app import clock
@@ -22,15 +22,28 @@ class WebhookPolicy(Base):
     """
 
     __tablename__ = "webhook_policies"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_webhook_policies_project_name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_webhook_policies_project_name"),
+        # NULLs are distinct in the constraint above: system-wide policies have their own unique names.
+        Index(
+            "uq_webhook_policies_system_name",
+            "name",
+            unique=True,
+            postgresql_where=text("project_id IS NULL"),
+            sqlite_where=text("project_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # NULL: a system-wide policy, matched against every project's events.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Dockhook's extension (app.services.policy_filters): repositories, tags, media_types, operators; NULL: none.
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     creator: Mapped[str] = mapped_column(String(255), default="")
     creation_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     update_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
@@ -45,7 +58,7 @@ class WebhookPolicy(Base):
         return event_types
 
     @validates("project_id")
-    def _move_subscriptions(self, _key: str, project_id: int) -> int:
+    def _move_subscriptions(self, _key: str, project_id: int | None) -> int | None:
         for subscription in self.__dict__.get("subscriptions", []):
             subscription.project_id = project_id
         return project_id
@@ -60,4 +73,5 @@ class PolicyEventType(Base):
 
     policy_id: Mapped[int] = mapped_column(ForeignKey("webhook_policies.id", ondelete="CASCADE"), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # NULL for a system-wide policy's subscriptions.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -1,4 +1,5 @@
-"""Topic handlers (artifact events → event rows → matching policies → hook jobs) and their registration."""
+"""Topic handlers (artifact and published events → event rows → matching policies → hook jobs) and their
+registration."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable
 
 from app.broker import Broker, Topic
 from app.broker.topics import DELIVERY_TOPICS, EVENT_TYPES
-from app.notification import artifact, hooks, target_disabled
+from app.notification import artifact, hooks, published, target_disabled
 
 
 class CatalogueError(RuntimeError):
@@ -23,6 +24,9 @@ def build_broker() -> Broker:
     for topic in artifact.TOPICS:
         broker.subscribe(topic, handle_artifact)
     broker.subscribe(Topic.WEBHOOK_TARGET_DISABLED, target_disabled.make_handler(broker))
+    handle_published = published.make_handler(broker)
+    for topic in published.TOPICS:
+        broker.subscribe(topic, handle_published)
     broker.subscribe(Topic.HTTP, hooks.handle_http)
     broker.subscribe(Topic.SLACK, hooks.handle_slack)
     for chat in (Topic.TEAMS, Topic.MATTERMOST, Topic.DISCORD, Topic.GOOGLECHAT):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from app.broker import Broker, Topic
 from app.broker.events import ArtifactEvent
 from app.extensions import current_settings
-from app.notification.hooks import HookEvent
+from app.notification.hooks import fan_out
 from app.payloads import ArtifactContext, default_payload
-from app.services import configurations, event_rows, policies
-from app.services.db import per_transaction
+from app.services import event_rows
 from app.services.event_rows import NewEvent
+from app.services.policy_filters import Facts
 
 TOPICS = (Topic.PUSH_ARTIFACT, Topic.PULL_ARTIFACT, Topic.DELETE_ARTIFACT)
 
@@ -23,30 +23,20 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
 
     def handle_artifact_event(topic: Topic, event: ArtifactEvent) -> None:
         row = _record(topic, event)
-        # Read once per transaction: an envelope of many events asks the same questions.
-        if not per_transaction("notification_enabled", configurations.notification_enabled):
-            return
-        matched = per_transaction(
-            ("matching", event.project_id, str(topic)), lambda: policies.matching(event.project_id, str(topic))
+        fan_out(
+            broker,
+            row=row,
+            project_id=event.project_id,
+            event_type=str(topic),
+            facts=Facts(
+                operator=event.operator,
+                repository=event.repository,
+                tags=tuple(event.tags),
+                media_type=event.media_type,
+            ),
+            payload=lambda: default_payload(_context(topic, event)),
+            request_id=event.registry_request_id,
         )
-        if not matched:
-            return
-        payload = default_payload(_context(topic, event))
-        for policy in matched:
-            for index, target in enumerate(policy.targets):
-                if target.get("disabled"):
-                    continue  # disabled after a 410 Gone; a PUT of the policy re-enables it
-                hook = HookEvent(
-                    event=row,
-                    project_id=event.project_id,
-                    policy=policy,
-                    target_index=index,
-                    target=target,
-                    event_type=str(topic),
-                    payload=payload,
-                    request_id=event.registry_request_id,
-                )
-                broker.publish(str(target.get("type", "http")), hook)
 
     return handle_artifact_event
 

@@ -1,20 +1,23 @@
 """Delivery topics (``http``, ``slack`` and the chat types): one hook event per policy target becomes one pending
-hook job row, with the exact body for that target."""
+hook job row, with the exact body for that target; and the fan-out every event handler uses to reach them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.broker import Topic
+from app.broker import Broker, Topic
 from app.extensions import current_settings
 from app.models import WebhookPolicy
 from app.models.hook_job import new_uuid
 from app.payloads import cloudevents_payload, serialise, slack_payload, template
 from app.payloads.chat import chat_payload
 from app.payloads.formats import CLOUDEVENTS_CONTENT_TYPE, JSON_CONTENT_TYPE
-from app.services import hook_jobs
+from app.services import configurations, hook_jobs, policies
+from app.services.db import per_transaction
 from app.services.event_rows import NewEvent
+from app.services.policy_filters import Facts
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,48 @@ class HookEvent:
     request_id: str = ""
 
 
+def fan_out(
+    broker: Broker,
+    *,
+    row: NewEvent,
+    project_id: int,
+    event_type: str,
+    facts: Facts,
+    payload: Callable[[], dict[str, Any]],
+    request_id: str = "",
+) -> int:
+    """Publish one hook event per enabled target of every policy that takes this event: the project's and the
+    system-wide policies subscribed to ``event_type`` (``policies.matching``) whose filters admit ``facts``.
+    A filtered-out event makes no hook job. ``payload`` builds the Default payload, once, only if some policy
+    takes the event. Returns how many hook events were published."""
+    # Read once per transaction: an envelope of many events asks the same questions.
+    if not per_transaction("notification_enabled", configurations.notification_enabled):
+        return 0
+    matched = per_transaction(("matching", project_id, event_type), lambda: policies.matching(project_id, event_type))
+    taken = policies.admitting(matched, facts)
+    if not taken:
+        return 0
+    document = payload()
+    published = 0
+    for policy in taken:
+        for index, target in enumerate(policy.targets):
+            if target.get("disabled"):
+                continue  # disabled after a 410 Gone; a PUT of the policy re-enables it
+            hook = HookEvent(
+                event=row,
+                project_id=project_id,
+                policy=policy,
+                target_index=index,
+                target=target,
+                event_type=event_type,
+                payload=document,
+                request_id=request_id,
+            )
+            broker.publish(str(target.get("type", "http")), hook)
+            published += 1
+    return published
+
+
 def handle_http(topic: Topic, hook: HookEvent) -> None:
     """Create the hook job with the exact body for this target's payload format."""
     uuid = new_uuid()
@@ -44,7 +89,7 @@ def handle_http(topic: Topic, hook: HookEvent) -> None:
         document = cloudevents_payload(
             hook.payload,
             event_id=uuid,
-            project_id=hook.project_id,
+            project_id=hook.policy.project_id,
             policy_id=hook.policy.id,
             request_id=hook.request_id,
         )
@@ -83,7 +128,8 @@ def _create(hook: HookEvent, body: str, content_type: str, uuid: str, failure: t
     schedule = current_settings().retry_schedule
     hook_jobs.create(
         event=hook.event,
-        project_id=hook.project_id,
+        # The policy's project: a system-wide policy's jobs have none (only system admins see them).
+        project_id=hook.policy.project_id,
         policy=hook.policy,
         target_index=hook.target_index,
         target=hook.target,

@@ -1,4 +1,5 @@
-"""WEBHOOK_TARGET_DISABLED: record the event, then deliver it to the project's policies subscribed to it.
+"""WEBHOOK_TARGET_DISABLED: record the event, then deliver it to the policies subscribed to it (the project's and the
+system-wide ones).
 
 Published by app.services.target_health in the transaction that disables the target, so the event, its hook
 jobs and the disabled target commit together.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from app.broker import Broker, Topic
 from app.broker.events import TargetDisabledEvent
-from app.notification.hooks import HookEvent
-from app.services import configurations, event_rows, policies
+from app.notification.hooks import fan_out
+from app.services import event_rows
 from app.services.event_rows import NewEvent
+from app.services.policy_filters import Facts
 
 OPERATOR = "dockhook"
 
@@ -32,27 +34,21 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
                 registry_request_id="",
             )
         )
-        if not configurations.notification_enabled():
-            return
         payload = {
             "type": str(topic),
             "occur_at": int(event.occurred_at.timestamp()),
             "operator": OPERATOR,
             "event_data": data,
         }
-        for policy in policies.matching(event.project_id, str(topic)):
-            for index, target in enumerate(policy.targets):
-                if target.get("disabled"):
-                    continue  # the target just disabled among them: it would fail anyway
-                hook = HookEvent(
-                    event=row,
-                    project_id=event.project_id,
-                    policy=policy,
-                    target_index=index,
-                    target=target,
-                    event_type=str(topic),
-                    payload=payload,
-                )
-                broker.publish(str(target.get("type", "http")), hook)
+        # The project's and the system-wide policies subscribed to it, through their filters (an operator filter
+        # of "dockhook" takes exactly these); the target just disabled is skipped with the other disabled ones.
+        fan_out(
+            broker,
+            row=row,
+            project_id=event.project_id,
+            event_type=str(topic),
+            facts=Facts(operator=OPERATOR),
+            payload=lambda: payload,
+        )
 
     return handle_target_disabled

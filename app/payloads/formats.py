@@ -18,7 +18,10 @@ CLOUDEVENTS_TYPES = {
     "SCANNING_STOPPED": "harbor.scan.stopped",
     "TAG_RETENTION": "harbor.tag_retention.finished",
     "WEBHOOK_TARGET_DISABLED": "dockhook.webhook.target.disabled",
+    # Dockhook's target test (POST .../targets/{index}/test): not an event, never a hook job.
+    "PING": "dockhook.ping",
 }
+PING = "PING"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 JSON_CONTENT_TYPE = "application/json"
 
@@ -29,9 +32,10 @@ def serialise(document: dict[str, Any]) -> str:
 
 
 def cloudevents_payload(
-    default: dict[str, Any], *, event_id: str, project_id: int, policy_id: int, request_id: str = ""
+    default: dict[str, Any], *, event_id: str, project_id: int | None, policy_id: int, request_id: str = ""
 ) -> dict[str, Any]:
-    """CloudEvents 1.0 around a Default payload. ``event_id`` is the hook job uuid, stable across retries."""
+    """CloudEvents 1.0 around a Default payload. ``event_id`` is the hook job uuid, stable across retries;
+    ``project_id`` the policy's (None for a system-wide policy, whose source is ``/webhook/policies/{id}``)."""
     event_type = default["type"]
     if event_type not in CLOUDEVENTS_TYPES:
         raise ValueError(f"no CloudEvents type for {event_type}")
@@ -39,7 +43,9 @@ def cloudevents_payload(
     return {
         "specversion": "1.0",
         "id": event_id,
-        "source": f"/projects/{project_id}/webhook/policies/{policy_id}",
+        "source": f"/projects/{project_id}/webhook/policies/{policy_id}"
+        if project_id is not None
+        else f"/webhook/policies/{policy_id}",
         "type": CLOUDEVENTS_TYPES[event_type],
         "datacontenttype": JSON_CONTENT_TYPE,
         "time": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -118,6 +118,11 @@ def for_job(job: HookJob, now: datetime) -> TargetCredentials | None:
     target = current_target(list(policy.targets), job.target, job.target_index) if policy is not None else None
     if target is None:
         return None
+    return for_target(target, now)
+
+
+def for_target(target: Mapping[str, Any], now: datetime) -> TargetCredentials:
+    """The address and decrypted credentials of a stored target (its ``*_enc`` fields)."""
     return TargetCredentials(
         address=str(target["address"]),
         skip_cert_verify=bool(target.get("skip_cert_verify")),

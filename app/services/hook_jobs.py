@@ -52,7 +52,7 @@ class _JobRow:
 def create(
     *,
     event: NewEvent | Event,
-    project_id: int,
+    project_id: int | None,
     policy: WebhookPolicy,
     target_index: int,
     target: dict[str, Any],

@@ -1,4 +1,5 @@
-"""Webhook policies: create, read, update and delete a project's policies; match them to an event type.
+"""Webhook policies: create, read, update and delete a project's policies and the system-wide ones (no project:
+they take every project's events); match them to an event.
 
 Takes typed input (PolicyInput) and enforces the domain rules. Secrets: a target's ``auth_header`` and
 signing ``secret`` are stored only encrypted (``app.services.credentials``); the API shows them masked;
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, netguard, queue, redact
@@ -24,7 +25,7 @@ from app.extensions import current_settings, db
 from app.models import HookJob, PolicyEventType, Project, WebhookPolicy
 from app.payloads import template
 from app.payloads.chat import CHAT_TYPES
-from app.services import credentials, hook_jobs, signing
+from app.services import credentials, hook_jobs, policy_filters, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -47,6 +48,16 @@ _FIELD_VALUE = re.compile(r"[\x21-\x7e](?:[\x20\x21-\x7e\t]*[\x21-\x7e])?")
 # Saving a policy waits this long for DNS; an answer that takes longer is checked at send time.
 RESOLVE_TIMEOUT = 2.0
 _resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dockhook-resolve")
+
+
+class _Keep:
+    """``PolicyInput.filters`` when the body did not name them: an update keeps the stored filters."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,14 @@ class PolicyInput:
     description: str = ""
     enabled: bool = True
     creator: str = ""
+    # Raw filters (policy_filters.validate checks them), None to clear them, KEEP (not sent) to keep them.
+    filters: Mapping[str, Any] | _Keep | None = KEEP
 
 
 def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
-    """The project's enabled policies subscribed to ``event_type`` (a canonical 2.x name), oldest first.
+    """The enabled policies subscribed to ``event_type`` (a canonical 2.x name) that take events of
+    ``project_id``: the project's own and the system-wide ones, oldest first. Every producer of events finds
+    its policies here. Filters are not applied here (the caller knows the event: ``admitting``).
 
     Matched in SQL through ``policy_event_types``: only the matching policies are read, so the cost does
     not grow with other projects' policies, nor with this project's policies that do not match.
@@ -90,7 +105,7 @@ def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
             select(WebhookPolicy)
             .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
             .where(
-                PolicyEventType.project_id == project_id,
+                or_(PolicyEventType.project_id == project_id, PolicyEventType.project_id.is_(None)),
                 PolicyEventType.event_type == event_type,
                 WebhookPolicy.enabled.is_(True),
             )
@@ -99,29 +114,46 @@ def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
     )
 
 
-def get(project: Project, policy_id: int) -> WebhookPolicy:
-    """The policy ``policy_id`` of ``project``; raises NotFound if missing or in another project."""
+def admitting(matched: Sequence[WebhookPolicy], facts: policy_filters.Facts) -> list[WebhookPolicy]:
+    """The policies of ``matched`` whose filters let an event with ``facts`` through (before any hook job)."""
+    return [policy for policy in matched if policy_filters.admits(policy.filters, facts)]
+
+
+def _where(project: Project | None) -> str:
+    return f"in project {project.name}" if project is not None else "among the system-wide policies"
+
+
+def get(project: Project | None, policy_id: int) -> WebhookPolicy:
+    """The policy ``policy_id`` of ``project`` (None: a system-wide policy); raises NotFound if missing or
+    elsewhere."""
     policy = db.session.get(WebhookPolicy, policy_id)
-    if policy is None or policy.project_id != project.id:
-        raise NotFound(f"webhook policy {policy_id} not found in project {project.name}")
+    if policy is None or policy.project_id != (project.id if project is not None else None):
+        raise NotFound(f"webhook policy {policy_id} not found {_where(project)}")
     return policy
 
 
-def create(project: Project, given: PolicyInput) -> WebhookPolicy:
+def target_of(policy: WebhookPolicy, index: int) -> dict[str, Any]:
+    """The stored target at ``index`` of ``policy``; raises NotFound."""
+    if not 0 <= index < len(policy.targets):
+        raise NotFound(f"webhook policy {policy.id} has no target {index} (it has {len(policy.targets)})")
+    return dict(policy.targets[index])
+
+
+def create(project: Project | None, given: PolicyInput) -> WebhookPolicy:
     """Check ``given`` against the domain rules and commit a new policy in ``project``.
 
     Addresses are stored normalised and checked against the SSRF rules, credentials encrypted, event
     types canonical. Raises Invalid (nothing written) or Conflict when the project has a policy of that name.
     """
-    values = _validated(given, stored_targets=None)
+    values = _validated(given, stored_targets=None, stored_filters=None)
     _ensure_name_free(project, values["name"], policy_id=None)
-    policy = WebhookPolicy(project_id=project.id, creator=given.creator, **values)
+    policy = WebhookPolicy(project_id=project.id if project is not None else None, creator=given.creator, **values)
     db.session.add(policy)
     _commit_named(values["name"])
     return policy
 
 
-def update(project: Project, policy_id: int, given: PolicyInput) -> WebhookPolicy:
+def update(project: Project | None, policy_id: int, given: PolicyInput) -> WebhookPolicy:
     """Replace the policy's name, description, enabled, targets and event types; commit.
 
     ``creator``, ``creation_time`` and ``project_id`` are kept from the stored row (Harbor's PUT clobbers
@@ -129,7 +161,7 @@ def update(project: Project, policy_id: int, given: PolicyInput) -> WebhookPolic
     if that target has the same address; otherwise Invalid. Raises NotFound, Invalid or Conflict.
     """
     policy = get(project, policy_id)
-    values = _validated(given, stored_targets=list(policy.targets))
+    values = _validated(given, stored_targets=list(policy.targets), stored_filters=policy.filters)
     _ensure_name_free(project, values["name"], policy_id=policy.id)
     for key, value in values.items():
         setattr(policy, key, value)
@@ -141,7 +173,7 @@ def update(project: Project, policy_id: int, given: PolicyInput) -> WebhookPolic
     return policy
 
 
-def delete(project: Project, policy_id: int) -> None:
+def delete(project: Project | None, policy_id: int) -> None:
     """Delete the policy and commit; its unsent hook jobs are stopped first. Its hook jobs stay as history
     (``policy_id`` set to NULL, ``policy_name`` kept). Raises NotFound."""
     policy = get(project, policy_id)
@@ -404,11 +436,15 @@ def _auth_header(where: str, header: str, same: Mapping[str, Any] | None, previo
     return credentials.encrypt(header)
 
 
-def _validated(given: PolicyInput, stored_targets: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _validated(
+    given: PolicyInput, stored_targets: list[dict[str, Any]] | None, stored_filters: dict[str, Any] | None
+) -> dict[str, Any]:
     if not given.name.strip():
         raise Invalid("name: must not be blank")
     event_types = validate_event_types(given.event_types)
+    filters = stored_filters if isinstance(given.filters, _Keep) else policy_filters.validate(given.filters)
     return {
+        "filters": filters,
         "name": given.name,
         "description": given.description,
         "enabled": given.enabled,
@@ -417,12 +453,13 @@ def _validated(given: PolicyInput, stored_targets: list[dict[str, Any]] | None) 
     }
 
 
-def _ensure_name_free(project: Project, name: str, policy_id: int | None) -> None:
-    query = select(WebhookPolicy.id).where(WebhookPolicy.project_id == project.id, WebhookPolicy.name == name)
+def _ensure_name_free(project: Project | None, name: str, policy_id: int | None) -> None:
+    owner = WebhookPolicy.project_id == project.id if project is not None else WebhookPolicy.project_id.is_(None)
+    query = select(WebhookPolicy.id).where(owner, WebhookPolicy.name == name)
     if policy_id is not None:
         query = query.where(WebhookPolicy.id != policy_id)
     if db.session.scalar(query) is not None:
-        raise Conflict(f"webhook policy named {name} already exists in project {project.name}")
+        raise Conflict(f"webhook policy named {name} already exists {_where(project)}")
 
 
 def _commit_named(name: str) -> None:

@@ -26,6 +26,8 @@ RESOURCES: dict[str, tuple[str, ...]] = {
     "repository": ("list", "read", "pull", "push"),
     "robot": CRUDL,
     "notification-policy": CRUDL,
+    # Publishing events of the project (POST /api/v2.0/events): a Dockhook resource, not Harbor's.
+    "event": ("create",),
 }
 # What a robot may be granted (Harbor lets robots hold repository pull/push, which Dockhook accepts and ignores).
 ROBOT_GRANTABLE: dict[str, tuple[str, ...]] = {
@@ -33,6 +35,7 @@ ROBOT_GRANTABLE: dict[str, tuple[str, ...]] = {
     "log": ("list",),
     "repository": ("list", "read", "pull", "push"),
     "notification-policy": CRUDL,
+    "event": ("create",),
 }
 
 Permission = tuple[str, str]
@@ -48,7 +51,11 @@ _MEMBER_VIEW = _pairs("member", ["read", "list"]) | _pairs("log", ["list"]) | _p
 ROLE_PERMISSIONS: dict[int, frozenset[Permission]] = {
     PROJECT_ADMIN: frozenset({(resource, action) for resource, actions in RESOURCES.items() for action in actions}),
     MAINTAINER: frozenset(
-        _READER | _MEMBER_VIEW | _pairs("repository", ["push"]) | _pairs("notification-policy", ["read", "list"])
+        _READER
+        | _MEMBER_VIEW
+        | _pairs("repository", ["push"])
+        | _pairs("notification-policy", ["read", "list"])
+        | _pairs("event", ["create"])
     ),
     DEVELOPER: frozenset(_READER | _MEMBER_VIEW | _pairs("repository", ["push"])),
     GUEST: frozenset(_READER | _MEMBER_VIEW),

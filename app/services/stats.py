@@ -25,6 +25,9 @@ REJECTION_KINDS = (
     ("bad_name", "%is not a%"),
 )
 
+# The project label of system-wide policies: no project name has parentheses, so it is theirs alone.
+SYSTEM_WIDE = "(system)"
+
 
 @dataclass
 class PolicyActivity:
@@ -86,7 +89,7 @@ def collect(now: datetime) -> Stats:
         rejected = session.execute(select(kind, func.count()).group_by(kind)).all()
         stats.rejected_by_kind = dict(rejected)  # type: ignore[arg-type]
         policies = session.execute(
-            select(WebhookPolicy.id, WebhookPolicy.name, WebhookPolicy.targets, Project.name).join(
+            select(WebhookPolicy.id, WebhookPolicy.name, WebhookPolicy.targets, Project.name).outerjoin(
                 Project, Project.id == WebhookPolicy.project_id
             )
         ).all()
@@ -95,7 +98,9 @@ def collect(now: datetime) -> Stats:
             stats.targets += len(targets or [])
             stats.disabled_targets += sum(1 for target in targets or [] if target.get("disabled"))
             success, failure = activity.get(policy_id, (None, None))
-            stats.policies.append(PolicyActivity(project, name, success, failure))
+            stats.policies.append(
+                PolicyActivity(project if project is not None else SYSTEM_WIDE, name, success, failure)
+            )
         return stats
     finally:
         db.session.rollback()

@@ -64,10 +64,12 @@ NEWEST_JOBS_FIRST = (HookJob.creation_time.desc(), HookJob.id.desc())
 
 
 def policies(
-    project: Project, page: int, page_size: int, q: str | None = None, sort: str | None = None
+    project: Project | None, page: int, page_size: int, q: str | None = None, sort: str | None = None
 ) -> tuple[list[WebhookPolicy], int]:
-    """One page of ``project``'s policies, newest first unless ``sort`` says, and the total matching ``q``."""
-    statement = query.filtered(select(WebhookPolicy).where(WebhookPolicy.project_id == project.id), POLICY_KEYS, q)
+    """One page of ``project``'s policies (None: the system-wide ones), newest first unless ``sort`` says, and the
+    total matching ``q``."""
+    owner = WebhookPolicy.project_id == project.id if project is not None else WebhookPolicy.project_id.is_(None)
+    statement = query.filtered(select(WebhookPolicy).where(owner), POLICY_KEYS, q)
     statement = query.ordered(
         statement, POLICY_KEYS, sort, [WebhookPolicy.creation_time.desc(), WebhookPolicy.id.desc()]
     )

@@ -50,6 +50,7 @@ PROJECT_READ = USERS | {ROBOT_NP, ROBOT_SYSTEM}
 LOG_LIST = MEMBER_VIEW | {ROBOT_NP, ROBOT_SYSTEM}
 NP_WRITE = frozenset({ADMIN, PROJECT_ADMIN, ROBOT_NP, ROBOT_SYSTEM})
 NP_READ = NP_WRITE | {MAINTAINER}
+PUBLISH = NP_WRITE | {MAINTAINER}
 # What the granted robots hold on the project (ROBOT_SYSTEM holds it on "*").
 GRANTED = (
     ("project", "read"),
@@ -57,6 +58,7 @@ GRANTED = (
     ("repository", "read"),
     ("log", "list"),
     *(("notification-policy", a) for a in ("create", "read", "update", "delete", "list")),
+    ("event", "create"),
 )
 NOT_GRANTED = (("repository", "pull"),)
 
@@ -82,7 +84,7 @@ class Row:
 
     def __post_init__(self) -> None:
         if not self.fresh:
-            named = re.search(r"{fresh_(member|user|robot|policy|pending|error)", self.path)
+            named = re.search(r"{fresh_(member|user|robot|syspolicy|policy|pending|error)", self.path)
             kinds = {"pending": "pending_job", "error": "error_job"}
             object.__setattr__(self, "fresh", kinds.get(named.group(1), named.group(1)) if named else "")
 
@@ -99,6 +101,15 @@ def _policy(world: dict[str, Any]) -> dict[str, Any]:
         "name": world["unique"],
         "targets": [{"type": "http", "address": "https://hooks.example.com/in"}],
         "event_types": ["PUSH_ARTIFACT"],
+    }
+
+
+def _scan_event(world: dict[str, Any]) -> dict[str, Any]:
+    repository = {"name": "alpine", "namespace": "library", "repo_full_name": "library/alpine"}
+    return {
+        "type": "SCANNING_FAILED",
+        "project": "library",
+        "event_data": {"resources": [{"tag": "3.19"}], "repository": repository},
     }
 
 
@@ -177,6 +188,8 @@ ROWS: tuple[Row, ...] = (
     Row("GET", f"{W}/policies/{{policy}}", NP_READ, 200),
     Row("PUT", f"{W}/policies/{{policy}}", NP_WRITE, 200, lambda w: {**_policy(w), "name": "ci"}),
     Row("DELETE", f"{W}/policies/{{fresh_policy}}", NP_WRITE, 200),
+    Row("POST", f"{W}/policies/test", NP_WRITE, 200, _policy, note="tests targets; no Redis here: nothing sent"),
+    Row("POST", f"{W}/policies/{{policy}}/targets/0/test", NP_WRITE, 200),
     Row("GET", f"{W}/events", NP_READ, 200),
     Row("GET", f"{W}/lasttrigger", NP_READ, 200),
     Row("GET", f"{W}/hook-jobs", NP_READ, 200),
@@ -200,9 +213,19 @@ ROWS: tuple[Row, ...] = (
     Row("GET", f"{W1}/policies/{{policy}}", NP_READ, 200),
     Row("PUT", f"{W1}/policies/{{policy}}", NP_WRITE, 200, lambda w: {**_policy(w), "name": "ci"}),
     Row("DELETE", f"{W1}/policies/{{fresh_policy}}", NP_WRITE, 200),
+    Row("POST", f"{W1}/policies/test", NP_WRITE, 200, _policy),
+    Row("POST", f"{W1}/policies/{{policy}}/targets/0/test", NP_WRITE, 200),
     Row("GET", f"{W1}/events", NP_READ, 200),
     Row("GET", f"{W1}/lasttrigger", NP_READ, 200),
     Row("GET", "/api/projects/{project_id}/webhook/jobs?policy_id={policy}", NP_READ, 200),
+    Row("GET", f"{V2}/webhook/policies", ONLY_ADMIN, 200, note="system-wide policies"),
+    Row("POST", f"{V2}/webhook/policies", ONLY_ADMIN, 201, _policy),
+    Row("GET", f"{V2}/webhook/policies/{{system_policy}}", ONLY_ADMIN, 200),
+    Row("PUT", f"{V2}/webhook/policies/{{system_policy}}", ONLY_ADMIN, 200, lambda w: {**_policy(w), "name": "all"}),
+    Row("DELETE", f"{V2}/webhook/policies/{{fresh_syspolicy}}", ONLY_ADMIN, 200),
+    Row("POST", f"{V2}/webhook/policies/{{system_policy}}/targets/0/test", ONLY_ADMIN, 200),
+    Row("GET", f"{V2}/hook-jobs/{{system_job_uuid}}", ONLY_ADMIN, 200, note="a system-wide policy's job"),
+    Row("POST", f"{V2}/events", PUBLISH, 201, _scan_event, note="permission event/create on the body's project"),
 )
 
 

@@ -43,14 +43,17 @@ def build_world(app: Flask) -> dict[str, Any]:
         library = projects.create("library", public=False)
         target = TargetInput(type="http", address="https://hooks.example.com/in")
         policy = policies.create(library, PolicyInput(name="ci", targets=[target], event_types=["PUSH_ARTIFACT"]))
-        world.update(project_id=library.id, policy=policy.id)
+        everywhere = policies.create(None, PolicyInput(name="all", targets=[target], event_types=["PUSH_ARTIFACT"]))
+        world.update(project_id=library.id, policy=policy.id, system_policy=everywhere.id)
     for delivery in replay.deliveries("push_oci_alpine_3.19"):
         assert send(client, delivery)[0] == 200
     with app.app_context():
         library = db.session.scalars(select(Project).where(Project.name == "library")).one()
-        job = db.session.scalars(select(HookJob).order_by(HookJob.id)).first()
+        job = db.session.scalars(select(HookJob).where(HookJob.policy_id == world["policy"])).first()
         assert job is not None, "the replayed push made a hook job for policy ci"
-        world.update(job=job.id, job_uuid=job.uuid)
+        system_job = db.session.scalars(select(HookJob).where(HookJob.project_id.is_(None))).first()
+        assert system_job is not None, "and one for the system-wide policy"
+        world.update(job=job.id, job_uuid=job.uuid, system_job_uuid=system_job.uuid)
         admin = accounts.user("root", sysadmin=True)
         world["user"] = admin.id
         world["headers"][table.ADMIN] = accounts.basic("root", accounts.PASSWORD)
@@ -98,9 +101,15 @@ def fresh(app: Flask, kind: str, n: int) -> dict[str, Any]:
                 library, PolicyInput(name=f"doomed{n}", targets=[target], event_types=["PUSH_ARTIFACT"])
             )
             values = {"fresh_policy": doomed.id}
+        elif kind == "syspolicy":
+            target = TargetInput(type="http", address="https://hooks.example.com/in")
+            doomed = policies.create(
+                None, PolicyInput(name=f"doomed{n}", targets=[target], event_types=["PUSH_ARTIFACT"])
+            )
+            values = {"fresh_syspolicy": doomed.id}
         else:
             status = "error" if kind == "error_job" else "pending"
-            model = db.session.scalars(select(HookJob).order_by(HookJob.id)).first()
+            model = db.session.scalars(select(HookJob).where(HookJob.project_id.is_not(None))).first()
             assert model is not None
             columns = {c.key: getattr(model, c.key) for c in HookJob.__table__.columns if c.key not in ("id", "uuid")}
             job = HookJob(**{**columns, "status": status, "finished_at": None})

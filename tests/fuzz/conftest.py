@@ -117,6 +117,7 @@ def seeded_names(app: Flask) -> dict[str, list[Any]]:
         "user_id": [user_id],
         "mid": [member_id],
         "robot_id": [robot_id],
+        "target_index": [0],
     }
 
 

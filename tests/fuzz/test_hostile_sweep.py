@@ -41,6 +41,20 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/tasks/{task_id}"): {"status": "Stopped"},
     ("POST", "/recover"): {"since": "2020-01-01T00:00:00Z", "until": "2099-01-01T00:00:00+02:00"},
     ("POST", "/service/notifications"): {"events": replay.deliveries("push_oci_alpine_3.19")[-1].events()},
+    ("POST", "/policies/test"): POLICY,
+    ("POST", "/api/v2.0/events"): {
+        "type": "SCANNING_COMPLETED",
+        "project": "library",
+        "operator": "trivy",
+        "occur_at": 1700000000,
+        "event_data": {
+            "resources": [
+                {"digest": "sha256:" + "a" * 64, "tag": "3.19", "scan_overview": {"x": {"severity": "High"}}}
+            ],
+            "repository": {"name": "alpine", "namespace": "library", "repo_full_name": "library/alpine"},
+            "scan": {"scan_type": "vulnerability"},
+        },
+    },
 }
 REPORTED = 20
 

@@ -10,12 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.extensions import db
-from app.models import Base, Event, HookJob, PolicyEventType, WebhookPolicy
+from app.models import Base, Event, HookAttempt, HookJob, PolicyEventType, WebhookPolicy
 from app.services import credentials, projects
 from tests.support import databases
 
@@ -127,23 +127,100 @@ def test_migration_0004_encrypts_stored_secrets_strips_job_copies_and_downgrades
         assert CLEAR_HEADER.encode() not in everything and CLEAR_SECRET.encode() not in everything
 
         downgrade(revision="0003")
-        assert db.session.get(WebhookPolicy, policy_id).targets == [clear]
         # Only the columns 0003 has (the model's later ones are gone at this revision).
+        policies = WebhookPolicy.__table__
+        assert db.session.scalar(select(policies.c.targets).where(policies.c.id == policy_id)) == [clear]
         target = db.session.scalar(select(HookJob.__table__.c.target).where(HookJob.__table__.c.id == job_id))
         assert target == clear, "jobs get their policy's values back"
         db.session.close()
         upgrade()
 
 
-def test_migration_0009_adds_the_target_health_tables_and_downgrades_back(make_app: Callable[..., Flask]) -> None:
+def test_migration_0010_adds_the_target_health_tables_and_downgrades_back(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     health_tables = {"target_health", "target_attempt_hours"}
     with app.app_context():
         assert health_tables <= set(inspect(db.engine).get_table_names())
-        downgrade(revision="0008_accounts")
+        downgrade(revision="0009_policy_filters")
         assert not health_tables & set(inspect(db.engine).get_table_names())
         assert "webhook_policies" in inspect(db.engine).get_table_names()
         upgrade()
         assert health_tables <= set(inspect(db.engine).get_table_names())
         primary = inspect(db.engine).get_pk_constraint("target_attempt_hours")["constrained_columns"]
         assert primary == ["policy_id", "target_key", "hour"]
+
+
+def test_migration_0009_keeps_every_row_that_points_at_the_copied_tables_and_downgrades_system_policies_away(
+    make_app: Callable[..., Flask],
+) -> None:
+    """0009 makes project_id nullable, which SQLite does by copying the table: the rows of the tables that point
+    at it (subscriptions, hook jobs' policy, attempts) must survive, not be cascaded away."""
+    app = make_app()
+    with app.app_context():
+        downgrade(revision="0008_accounts")
+        owner = projects.ensure("library")
+        now = clock.system_now()
+        policies = WebhookPolicy.__table__
+        policy_id = db.session.execute(
+            insert(policies).values(
+                project_id=owner.id,
+                name="kept",
+                description="",
+                enabled=True,
+                event_types=["PUSH_ARTIFACT"],
+                targets=[{"type": "http", "address": "https://ci.example.com/in"}],
+                creator="",
+                creation_time=now,
+                update_time=now,
+            )
+        ).inserted_primary_key[0]
+        db.session.execute(
+            insert(PolicyEventType.__table__).values(
+                policy_id=policy_id, event_type="PUSH_ARTIFACT", project_id=owner.id
+            )
+        )
+        event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=now, data={})
+        db.session.add(event)
+        db.session.flush()
+        job_id = db.session.execute(
+            insert(HookJob.__table__).values(
+                uuid="00000000-0000-4000-8000-000000000009",
+                event_id=event.id,
+                project_id=owner.id,
+                policy_id=policy_id,
+                event_type="PUSH_ARTIFACT",
+                notify_type="http",
+                target={"type": "http", "address": "https://ci.example.com/in"},
+                payload="{}",
+                status="success",
+                creation_time=now,
+                update_time=now,
+            )
+        ).inserted_primary_key[0]
+        db.session.execute(
+            insert(HookAttempt.__table__).values(
+                hook_job_id=job_id, number=1, started_at=now, duration_ms=5, status_code=200, outcome="success"
+            )
+        )
+        db.session.commit()
+        db.session.close()
+
+        upgrade()
+        subscribed = db.session.execute(select(PolicyEventType.policy_id, PolicyEventType.event_type)).all()
+        assert [tuple(row) for row in subscribed] == [(policy_id, "PUSH_ARTIFACT")]
+        assert db.session.scalar(select(HookJob.policy_id).where(HookJob.id == job_id)) == policy_id
+        assert db.session.scalar(select(func.count()).select_from(HookAttempt)) == 1
+        assert db.session.scalar(select(policies.c.filters).where(policies.c.id == policy_id)) is None
+        system = WebhookPolicy(project_id=None, name="all", event_types=["PUSH_ARTIFACT"], targets=[])
+        db.session.add(system)
+        db.session.commit()
+        system_id = system.id
+        db.session.close()
+
+        downgrade(revision="0008_accounts")
+        remaining = db.session.execute(select(policies.c.id)).scalars().all()
+        assert remaining == [policy_id], "system-wide policies cannot exist before 0009: they go"
+        assert system_id not in remaining
+        assert db.session.scalar(select(func.count()).select_from(HookAttempt.__table__)) == 1
+        db.session.close()
+        upgrade()

@@ -207,3 +207,36 @@ def users_by_name(name: str) -> Any:
     found = users.by_name(name)
     assert found is not None
     return found
+
+
+def test_a_system_wide_policys_job_is_shown_to_system_administrators_only(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+) -> None:
+    app = make_app(notify_token=replay.TOKEN, api_token=TOKEN, redis_url=redis_db, retry_schedule=())
+    api = app.test_client()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert api.post("/api/v2.0/projects", json={"project_name": "library"}, headers=auth).status_code == 201
+    body = {"name": "everywhere", "targets": [{"type": "http", "address": sink.url}], "event_types": ["PUSH_ARTIFACT"]}
+    assert api.post("/api/v2.0/webhook/policies", json=body, headers=auth).status_code == 201
+    push(app)
+    (job,) = jobs(app)
+    assert job.project_id is None
+    with app.app_context():
+        library = projects.by_name("library")
+        assert library is not None
+        accounts.member(library, accounts.user("mia"), roles.PROJECT_ADMIN)
+        accounts.user("root", sysadmin=True)
+        db.session.commit()
+
+    def browser(name: str) -> FlaskClient:
+        client = app.test_client()
+        form = client.get("/login").text
+        signed = client.post("/login", data={"username": name, "password": accounts.PASSWORD, "csrf_token": csrf(form)})
+        assert signed.status_code == 302, (name, signed.status_code)
+        return client
+
+    page = browser("root").get(f"/hook-jobs/{job.uuid}")
+    assert page.status_code == 200 and "everywhere" in page.text
+    mia = browser("mia")
+    assert mia.get(f"/hook-jobs/{job.uuid}").status_code == 404
+    assert "everywhere" not in mia.get("/projects/library").text

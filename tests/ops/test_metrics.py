@@ -173,3 +173,19 @@ def test_a_scrape_answers_while_redis_is_down(make_app: Callable[..., Flask]) ->
     assert value(samples, "dockhook_up", dependency="redis") == 0
     assert value(samples, "dockhook_up", dependency="database") == 1
     assert ("dockhook_queue_depth", frozenset({("queue", "hooks")})) not in samples
+
+
+def test_a_system_wide_policy_is_counted_with_the_system_project_label(
+    metrics_app: Flask, redis_db: str, sink: Sink
+) -> None:
+    client = metrics_app.test_client()
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    assert client.post("/api/v2.0/projects", json={"project_name": "library"}, headers=auth).status_code == 201
+    body = {"name": "everywhere", "targets": [{"type": "http", "address": sink.url}], "event_types": ["PUSH_ARTIFACT"]}
+    assert client.post("/api/v2.0/webhook/policies", json=body, headers=auth).status_code == 201
+    push(metrics_app)
+    work(metrics_app, redis_db)
+    samples = scrape(client)
+    assert value(samples, "dockhook_targets") == 1
+    last = value(samples, "dockhook_policy_last_success_timestamp_seconds", project="(system)", policy="everywhere")
+    assert last > 0

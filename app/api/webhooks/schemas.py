@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
 
 from app import clock, redact
 from app.api.bounds import SettingLength
 from app.api.paging import PageArgs, q_field, sort_field
 from app.models import WebhookPolicy
 from app.payloads.template import MAX_TEMPLATE_BYTES
-from app.services import target_health
+from app.services import policy_filters, target_health
 from app.services.policies import (
     AUTH_HEADER_MAX,
     CONTENT_TYPE_MAX,
     CREATOR_MAX,
+    KEEP,
     MASK,
     MAX_PER_SECOND_RANGE,
     NAME_MAX,
@@ -130,6 +131,52 @@ class TargetBodySchema(Schema):
         )
 
 
+FILTER_EXAMPLE = {"repositories": ["team-a/**", "*/frontend"], "tags": ["v*", "!*-rc*"], "media_types": ["image"]}
+
+
+_PATTERNS = validate.Length(max=policy_filters.PATTERNS_MAX)
+
+
+class FiltersSchema(Schema):
+    """Dockhook's extension: which events of the subscribed types the policy takes (Harbor clients ignore it)."""
+
+    class Meta:
+        unknown = RAISE
+
+    repositories = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={
+            "description": "globs over the full repository name (project/name): * and ? within a segment, ** "
+            "across segments, [abc] a class, a leading ! excludes",
+            "example": ["team-a/**", "*/frontend"],
+        },
+    )
+    tags = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={
+            "description": "tag globs; an event passes when one of its tags does; ! excludes; an untagged event "
+            "never passes a tag filter",
+            "example": ["v*", "!*-rc*"],
+        },
+    )
+    media_types = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={
+            "description": "image (single-platform manifests), index (OCI indexes and manifest lists) or exact "
+            "manifest media types",
+            "example": ["image"],
+        },
+    )
+    operators = fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={"description": "globs over the operator (who pushed, pulled, published)", "example": ["ci-*"]},
+    )
+
+
 class PolicyBodySchema(Schema):
     """Create and full-update body; ``id``, ``project_id`` and timestamps in it are ignored."""
 
@@ -149,13 +196,26 @@ class PolicyBodySchema(Schema):
         fields.String(validate=validate.Length(min=1, max=EVENT_TYPE_MAX)),
         required=True,
         validate=validate.Length(min=1, max=EVENT_TYPES_MAX),
-        metadata={"description": "PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT (or their 1.x aliases)"},
+        metadata={
+            "description": "PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT (the registry's), SCANNING_COMPLETED, "
+            "SCANNING_FAILED, SCANNING_STOPPED, QUOTA_EXCEED, QUOTA_WARNING, REPLICATION, TAG_RETENTION (the publish "
+            "API's), or their 1.x aliases"
+        },
     )
     creator = fields.String(
         load_default="",
         allow_none=True,
         validate=validate.Length(max=CREATOR_MAX),
         metadata={"description": "kept on update"},
+    )
+    filters = fields.Nested(
+        FiltersSchema,
+        allow_none=True,
+        metadata={
+            "description": "Dockhook extension: repository, tag, media type and operator filters, matched before "
+            "a hook job is made. Omitted on a PUT: the stored filters are kept; null or {}: none.",
+            "example": FILTER_EXAMPLE,
+        },
     )
 
     @post_load
@@ -167,6 +227,7 @@ class PolicyBodySchema(Schema):
             description=data.get("description") or "",
             enabled=data["enabled"],
             creator=data.get("creator") or "",
+            filters=data.get("filters", KEEP),
         )
 
 
@@ -198,6 +259,7 @@ def shown(policy: WebhookPolicy, health: Mapping[tuple[int, str], Mapping[str, A
             for t in policy.targets
         ],
         "event_types": list(policy.event_types),
+        "filters": dict(policy.filters or {}),
         "enabled": policy.enabled,
         "creator": policy.creator,
         "creation_time": policy.creation_time,
@@ -243,9 +305,10 @@ class PolicySchema(Schema):
     id = fields.Integer()
     name = fields.String()
     description = fields.String()
-    project_id = fields.Integer()
+    project_id = fields.Integer(allow_none=True, metadata={"description": "null for a system-wide policy"})
     targets = fields.List(fields.Nested(TargetSchema))
     event_types = fields.List(fields.String())
+    filters = fields.Nested(FiltersSchema, metadata={"description": "Dockhook extension; {} when the policy has none"})
     enabled = fields.Boolean()
     creator = fields.String()
     creation_time = fields.DateTime()
@@ -274,3 +337,59 @@ class LastTriggerSchema(Schema):
     enabled = fields.Boolean()
     creation_time = fields.DateTime()
     last_trigger_time = fields.DateTime(metadata={"description": "absent if never triggered"})
+
+
+class PolicyTestBodySchema(Schema):
+    """A policy to test before saving it (Harbor 1.x's test body): only its targets are used and checked."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(load_default="", allow_none=True, validate=validate.Length(max=NAME_MAX))
+    targets = fields.List(
+        fields.Nested(TargetBodySchema),
+        required=True,
+        validate=SettingLength("max_targets"),
+        metadata={"description": "the targets to test (checked as a save checks them: a denied address is a 400)"},
+    )
+
+    @post_load
+    def typed(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"name": data.get("name") or "", "targets": list(data["targets"])}
+
+
+class TargetTestSchema(Schema):
+    index = fields.Integer(metadata={"description": "the target's index in the policy"})
+    type = fields.String()
+    address = fields.String(metadata={"description": "masked as everywhere"})
+    ok = fields.Boolean(metadata={"description": "true when the target answered 2xx"})
+    status_code = fields.Integer(allow_none=True, metadata={"description": "null when no HTTP answer came"})
+    latency_ms = fields.Integer(allow_none=True, metadata={"description": "time to the answer; null if not sent"})
+    body_excerpt = fields.String(metadata={"description": "the first 1024 characters of the answer's body"})
+    error_class = fields.String(
+        metadata={
+            "description": "empty on success; else as an attempt's (http_status, connection_refused, "
+            "blocked_address, tls_error, read_timeout, ...) or timeout (no answer within 5 s), no_worker, "
+            "queue_unavailable, worker_error"
+        }
+    )
+    error_message = fields.String()
+    webhook_id = fields.String(metadata={"description": "the webhook-id header the ping carried"})
+
+
+class PolicyTestSchema(Schema):
+    targets = fields.List(fields.Nested(TargetTestSchema))
+
+
+TEST_EXAMPLE = {
+    "index": 0,
+    "type": "http",
+    "address": "https://ci.example.com/hooks",
+    "ok": True,
+    "status_code": 200,
+    "latency_ms": 84,
+    "body_excerpt": "ok",
+    "error_class": "",
+    "error_message": "",
+    "webhook_id": "5f0c8f4e-8a53-4a4e-9a51-8a0b3c1d2e7f",
+}

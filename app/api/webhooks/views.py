@@ -13,15 +13,19 @@ from app import clock
 from app.api import auth, paging
 from app.api.base import ID, RESOURCE_NAME_PARAMETER, HarborBlueprint, created, project
 from app.api.webhooks.schemas import (
+    TEST_EXAMPLE,
     LastTriggerSchema,
     PolicyBodySchema,
     PolicyListArgs,
     PolicySchema,
+    PolicyTestBodySchema,
+    PolicyTestSchema,
     SupportedEventsSchema,
+    TargetTestSchema,
     shown,
 )
 from app.broker.topics import EVENT_TYPES
-from app.services import policies, target_health, webhook_lists
+from app.services import policies, target_health, target_tests, webhook_lists
 from app.services.policies import PAYLOAD_FORMATS, TARGET_TYPES, PolicyInput
 
 blp = HarborBlueprint(
@@ -122,9 +126,64 @@ class LastTrigger(MethodView):
         return policies.last_triggers(project(project_name_or_id))
 
 
+TESTED = (
+    'Sends one ``ping`` (Default ``{"type": "PING", ...}``, CloudEvents ``dockhook.ping`` or a Slack '
+    "message, as the target's format says) from a worker, through the same sender, SSRF guard, auth header and "
+    "signature as deliveries, and waits at most 5 s for the answer. Makes no hook job (nothing is recorded). At "
+    "most 10 tests per policy per minute (429 with Retry-After after)."
+)
+
+
+class TargetTest(MethodView):
+    @blp.response(200, TargetTestSchema, example=TEST_EXAMPLE)
+    @blp.alt_response(404, description="Unknown project, no such policy in it, or no target at that index")
+    @blp.alt_response(429, description="More than 10 tests of this policy within the minute; Retry-After says when")
+    def post(self, project_name_or_id: str, webhook_policy_id: int, target_index: int) -> Any:
+        """Test one target of a saved policy (also a disabled one, before re-enabling it)."""
+        owner = project(project_name_or_id)
+        policy = policies.get(owner, webhook_policy_id)
+        target = policies.target_of(policy, target_index)
+        (result,) = target_tests.run(
+            scope=f"policy:{policy.id}",
+            targets=[(target_index, target)],
+            policy_id=policy.id,
+            policy_name=policy.name,
+            project_id=owner.id,
+            operator=auth.current().name,
+        )
+        return result
+
+
+class PolicyTest(MethodView):
+    @blp.arguments(PolicyTestBodySchema)
+    @blp.response(200, PolicyTestSchema, example={"targets": [TEST_EXAMPLE]})
+    @blp.alt_response(400, description="Invalid targets (a denied address, a bad URL, a masked credential)")
+    @blp.alt_response(404, description="Unknown project")
+    @blp.alt_response(429, description="More than 10 tests in this project within the minute; Retry-After says when")
+    def post(self, body: dict[str, Any], project_name_or_id: str) -> Any:
+        """Test the targets of a policy before saving it (Harbor 1.x's ``POST .../policies/test``; answers the
+        outcome of each target, 200 also when a target failed). The targets are checked as a save checks them."""
+        owner = project(project_name_or_id)
+        stored = policies.validate_targets(body["targets"])
+        results = target_tests.run(
+            scope=f"project:{owner.id}",
+            targets=list(enumerate(stored)),
+            policy_id=None,
+            policy_name=body["name"],
+            project_id=owner.id,
+            operator=auth.current().name,
+        )
+        return {"targets": results}
+
+
+TargetTest.post.__doc__ = f"{TargetTest.post.__doc__} {TESTED}"
+PolicyTest.post.__doc__ = f"{PolicyTest.post.__doc__} {TESTED}"
+
 ROUTES: tuple[tuple[str, type[MethodView]], ...] = (
     ("/policies", Policies),
+    ("/policies/test", PolicyTest),
     (f"/policies/<{ID}:webhook_policy_id>", Policy),
+    (f"/policies/<{ID}:webhook_policy_id>/targets/<{ID}:target_index>/test", TargetTest),
     ("/events", Events),
     ("/lasttrigger", LastTrigger),
 )

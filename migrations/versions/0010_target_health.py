@@ -1,7 +1,7 @@
 """target health: per policy target, its current run of failures and its attempts by the hour
 
-Revision ID: 0009_target_health
-Revises: 0008_accounts
+Revision ID: 0010_target_health
+Revises: 0009_policy_filters
 Create Date: 2026-11-30 08:30:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0009_target_health"
-down_revision = "0008_accounts"
+revision = "0010_target_health"
+down_revision = "0009_policy_filters"
 branch_labels = None
 depends_on = None
 
