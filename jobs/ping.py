@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
 from app import clock
 from app.extensions import current_settings
 from app.services import credentials
-from jobs import sender, turns
+from jobs import pacing, sender, turns
 
 # A test answers within the API's 5 s wait: connect and read are bounded below the delivery timeouts.
 CONNECT_TIMEOUT = 2.0
@@ -41,10 +40,10 @@ def send_test(target: dict[str, Any], body: str, content_type: str, hook_id: str
         resolver=settings.resolver,
         kind=kind,
     )
-    if kind == "slack" and settings.redis_url:
-        # A test takes its turn like any Slack message (one a second per webhook URL), briefly.
-        key = hashlib.sha256(request.address.encode()).hexdigest()[:32]
-        turns.wait_turn(settings.redis_url, f"slack:{key}", 1.0, time.monotonic() + 1.0)
+    if kind != "http" and settings.redis_url:
+        # A test takes its turn like any chat message (DOCKHOOK_CHAT_INTERVALS per webhook URL), briefly.
+        key = pacing.address_key(request.address)
+        turns.wait_turn(settings.redis_url, f"{kind}:{key}", settings.chat_interval(kind), time.monotonic() + 1.0)
     result = sender.send(request)
     return {
         "status_code": result.status_code,

@@ -15,7 +15,8 @@ from typing import Any
 from app import clock, queue, redact
 from app.extensions import current_settings
 from app.models.hook_job import new_uuid
-from app.payloads import cloudevents_payload, serialise, slack_payload
+from app.payloads import cloudevents_payload, serialise, slack_payload, template
+from app.payloads.chat import CHAT_TYPES, chat_payload
 from app.payloads.formats import CLOUDEVENTS_CONTENT_TYPE, JSON_CONTENT_TYPE, PING
 from app.services.errors import RateLimited
 
@@ -75,7 +76,11 @@ def run(
     deadline = time.monotonic() + WAIT
     results = []
     for index, target in targets:
-        body, content_type = ping_body(target, policy_id, policy_name, project_id, operator, index)
+        try:
+            body, content_type = ping_body(target, policy_id, policy_name, project_id, operator, index)
+        except template.TemplateError as exc:
+            results.append(_unrun(index, target, "template_error", f"the template {exc}: nothing was sent"))
+            continue
         hook_id = new_uuid()
         try:
             waited = queue.run_and_wait(
@@ -95,7 +100,8 @@ def run(
 def ping_body(
     target: dict[str, Any], policy_id: int | None, policy_name: str, project_id: int | None, operator: str, index: int
 ) -> tuple[str, str]:
-    """The ping in the target's format: Default (``type: PING``), CloudEvents (``dockhook.ping``) or Slack."""
+    """The ping in the target's format: Default (``type: PING``), CloudEvents (``dockhook.ping``), the target's
+    template, Slack or a chat message. Raises template.TemplateError when the target's template fails on it."""
     default = {
         "type": PING,
         "occur_at": int(clock.now().timestamp()),
@@ -108,6 +114,11 @@ def ping_body(
     }
     if target.get("type") == "slack":
         return serialise(slack_payload(default)), JSON_CONTENT_TYPE
+    if target.get("type") in CHAT_TYPES:
+        return serialise(chat_payload(str(target["type"]), default)), JSON_CONTENT_TYPE
+    if target.get("payload_format") == "Template":
+        content_type = str(target.get("content_type") or JSON_CONTENT_TYPE)
+        return template.render(str(target.get("template") or ""), default), content_type
     if target.get("payload_format") == "CloudEvents":
         document = cloudevents_payload(default, event_id=new_uuid(), project_id=project_id, policy_id=policy_id or 0)
         return serialise(document), CLOUDEVENTS_CONTENT_TYPE

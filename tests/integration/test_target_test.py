@@ -185,3 +185,29 @@ def test_at_most_10_tests_per_policy_per_minute_then_429_with_retry_after(api: F
     assert api.post(f"{other.headers['Location']}/targets/0/test").status_code == 200, "another policy has its own"
     assert sink.received == []
     assert nothing_recorded(api)
+
+
+def test_chat_and_template_targets_get_the_ping_in_their_own_format(
+    api: FlaskClient, sink: Sink, start_worker: Callable[..., processes.Process]
+) -> None:
+    start_worker(DOCKHOOK_CHAT_INTERVALS="discord=0.01")
+    # Checked against a sample push when saved; the ping carries the same top-level fields.
+    template = '{"kind": {{ type|tojson }}, "at": {{ occur_at }}}'
+    location = add_policy(
+        api,
+        [
+            {"type": "discord", "address": sink.url},
+            {"type": "http", "address": sink.url, "payload_format": "Template", "template": template,
+             "content_type": "application/vnd.example+json"},
+        ],
+    )  # fmt: skip
+    discord = api.post(f"{location}/targets/0/test").get_json()
+    templated = api.post(f"{location}/targets/1/test").get_json()
+    assert (discord["ok"], templated["ok"]) == (True, True), (discord, templated)
+    first, second = sink.wait_for(2)
+    embed = json.loads(first.body)
+    assert embed["allowed_mentions"] == {"parse": []} and embed["embeds"][0]["title"], embed
+    assert second.headers["content-type"] == "application/vnd.example+json"
+    rendered = json.loads(second.body)
+    assert rendered["kind"] == "PING" and isinstance(rendered["at"], int), rendered
+    assert nothing_recorded(api)
