@@ -203,7 +203,8 @@ def test_every_published_type_is_delivered_as_a_cloudevent_the_sdk_parses(
 
 def test_the_catalogue_offers_the_published_types(api: FlaskClient) -> None:
     offered = api.get("/api/v2.0/projects/library/webhook/events").get_json()["event_type"]
-    assert offered[3:] == list(SAMPLES)
+    # After the registry's artifact events (and Dockhook's own WEBHOOK_TARGET_DISABLED), in order.
+    assert offered[-len(SAMPLES) :] == list(SAMPLES) and set(offered[: -len(SAMPLES)]).isdisjoint(SAMPLES)
 
 
 def test_an_idempotency_key_makes_a_resend_record_nothing(api: FlaskClient, sink: Sink) -> None:
