@@ -47,9 +47,17 @@ clean:
 
 # Benchmarks (bench/README.md): ratios against baselines measured in the same run; PostgreSQL too when
 # TEST_DATABASE_URL is set or a local server answers, as for `make test` (`make bench TEST_DATABASE_URL=`: SQLite only).
-.PHONY: bench
+.PHONY: bench bench-quick bench-soak
 bench: install
 	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# One round of everything with small counts: a smoke run (a few minutes), figures not worth quoting.
+bench-quick: install
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m bench.run --quick $(BENCH_ARGS)
+
+# P5: web and worker RSS over a 10-minute stream of notifications (not in CI). SOAK_ARGS="--minutes 2" for less.
+bench-soak: install
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # The fuzzers (tests/fuzz) with a random seed and more examples than `make test` runs; the seed is in the report
 # header, and DOCKHOOK_FUZZ_SEED=<seed> runs the same again. `make fuzz FUZZ_EXAMPLES=2000` for a longer run.

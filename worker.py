@@ -17,6 +17,7 @@ from app.config import ConfigError, Settings
 from app.queue import CONNECTION_LOST, QUEUES, beat, new_worker
 from app.services.health import HEARTBEAT_TTL, WORKER_BEAT
 from app.startup import check_secret_keys
+from jobs import dispatch
 
 RECONNECT_MIN = 0.5
 RECONNECT_MAX = 15.0
@@ -49,6 +50,16 @@ def run_worker(app: Flask, url: str, *, burst: bool = False, name: str | None = 
     that ran healthy for HEALTHY_RUN seconds, so a second outage hours later waits briefly again.
     """
     backoff = RECONNECT_MIN
+    # Sends run on the dispatcher's threads, per-target lanes; the RQ loop only routes hook jobs to them.
+    dispatch.start(app)
+    try:
+        return _work(app, url, burst=burst, name=name, backoff=backoff)
+    finally:
+        # Stopping (SIGTERM, or burst done): what was routed is sent and recorded before the process goes.
+        dispatch.stop()
+
+
+def _work(app: Flask, url: str, *, burst: bool, name: str | None, backoff: float) -> bool:
     # RQ refuses a name whose registration still looks alive (up to its 420 s TTL after a kill),
     # so a restarted worker with a fixed name would fail to start: the pid keeps names unique.
     if name is not None:

@@ -6,10 +6,11 @@ dotted path, so ``app`` never imports ``jobs``; the worker loop lives in ``worke
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,6 +28,13 @@ SLACK = "slack"
 QUEUES = (HOOKS, HOOKS_RETRY, SLACK)
 DELIVER = "jobs.deliver.deliver"
 TEST_TARGET = "jobs.ping.send_test"
+# One RQ job carries up to BATCH hook jobs of one enqueue (a fan-out, a sweep): RQ's own bookkeeping, about
+# 50 Redis commands per RQ job, is paid once for all of them. Each hook job keeps its own row, claim and attempt.
+DELIVER_BATCH = "jobs.dispatch.deliver_batch"
+BATCH = 32
+# Hook job uuid -> the uuid of the batch (RQ job) carrying it, for the members other than the first: the
+# sweeper asks whether a hook job is waiting in Redis. A worker forgets a batch's entries when it takes it.
+BATCH_OF = "dockhook:batch-of"
 
 _connections: dict[tuple[int, str], Redis] = {}
 
@@ -60,59 +68,122 @@ def queue_for(notify_type: str, retry: bool = False) -> str:
     return HOOKS_RETRY if retry else HOOKS
 
 
-def enqueue_deliveries(url: str, jobs: Sequence[tuple[int, str, str]], job_timeout: int) -> None:
-    """Enqueue ``(hook_job_id, uuid, queue name)`` deliveries in one pipeline; RQ job id = hook job uuid."""
+def target_key(address: str) -> str:
+    """A short, non-reversible name for a target address: what a worker's per-target lanes are keyed by
+    (the address itself may hold a token, and RQ's job arguments are readable in Redis)."""
+    return hashlib.sha256(address.encode()).hexdigest()[:16]
+
+
+class Delivery(NamedTuple):
+    """One hook job to enqueue: its id, its uuid (the ``webhook-id``), the queue, and its target's key."""
+
+    id: int
+    uuid: str
+    queue: str
+    key: str = ""
+
+
+def enqueue_deliveries(url: str, jobs: Sequence[tuple[int, str, str] | Delivery], job_timeout: int) -> None:
+    """Enqueue deliveries in one pipeline, up to BATCH hook jobs per RQ job (``jobs.deliver.deliver_batch``);
+    an RQ job's id is the uuid of its first hook job (a lone hook job's RQ job id is its own uuid)."""
     conn = connection(url)
-    by_queue: dict[str, list[tuple[int, str]]] = {}
-    for job_id, uuid, queue_name in jobs:
-        by_queue.setdefault(queue_name, []).append((job_id, uuid))
+    by_queue: dict[str, list[Delivery]] = {}
+    for job in jobs:
+        delivery = job if isinstance(job, Delivery) else Delivery(*job)
+        by_queue.setdefault(delivery.queue, []).append(delivery)
     try:
         with conn.pipeline() as pipe:
             for name, items in by_queue.items():
-                q = Queue(name, connection=conn)
-                q.enqueue_many(
+                batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+                Queue(name, connection=conn).enqueue_many(
                     [
                         Queue.prepare_data(
-                            DELIVER,
-                            args=(job_id,),
-                            job_id=uuid,
+                            DELIVER_BATCH,
+                            args=([[d.id, d.uuid, d.key] for d in batch],),
+                            job_id=batch[0].uuid,
                             timeout=job_timeout,
                             # The database keeps every attempt; an RQ result would only cost Redis memory.
                             result_ttl=0,
                             failure_ttl=86400,
-                            description=f"deliver hook job {job_id}",
+                            description=f"deliver hook jobs {', '.join(str(d.id) for d in batch)}",
                         )
-                        for job_id, uuid in items
+                        for batch in batches
                     ],
                     pipeline=pipe,
                 )
+                members: dict[Any, Any] = {
+                    d.uuid: batch[0].uuid for batch in batches if len(batch) > 1 for d in batch[1:]
+                }
+                if members:
+                    pipe.hset(BATCH_OF, mapping=members)
             pipe.execute()
     except (RedisError, OSError) as exc:
         raise QueueUnavailable(str(exc)) from exc
+
+
+def forget_batch(url: str, uuids: Sequence[str]) -> None:
+    """Best effort: a worker took this batch; its members are no longer waiting in Redis."""
+    if len(uuids) > 1:
+        try:
+            connection(url).hdel(BATCH_OF, *uuids[1:])
+        except (RedisError, OSError):
+            return
+
+
+def _batches(conn: Redis, uuids: Sequence[str]) -> dict[str, str]:
+    """uuid -> the id of the RQ job carrying it (its own uuid when not a later member of a batch)."""
+    carriers = conn.hmget(BATCH_OF, list(uuids)) if uuids else []
+    return {u: (c.decode() if isinstance(c, bytes) else str(c or u)) for u, c in zip(uuids, carriers, strict=True)}
+
+
+def hook_job_uuids(job: Job) -> list[str]:
+    """The hook jobs an RQ job carries: a batch's members, or the single hook job of a ``deliver`` job."""
+    if job.func_name == DELIVER_BATCH and job.args:
+        return [str(item[1]) for item in job.args[0]]
+    return [job.id]
+
+
+def queued_hook_jobs(url: str, name: str) -> list[str]:
+    """The uuids of the hook jobs waiting on queue ``name``, in queue order (batches expanded)."""
+    conn = connection(url)
+    jobs = Job.fetch_many(Queue(name, connection=conn).get_job_ids(), connection=conn)
+    return [uuid for job in jobs if job is not None for uuid in hook_job_uuids(job)]
 
 
 _WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 def waiting(url: str, uuids: Sequence[str]) -> set[str]:
-    """The uuids whose RQ job is waiting in a queue. A ``started`` job is not counted: after a
-    worker is killed RQ keeps calling it started for many minutes, and the database lease is
-    what tells whether a worker still has it."""
+    """The uuids whose RQ job (their own, or the batch carrying them) is waiting in a queue. A ``started`` job
+    is not counted: after a worker is killed RQ keeps calling it started for many minutes, and the database
+    lease is what tells whether a worker still has it."""
     if not uuids:
         return set()
     try:
-        jobs = Job.fetch_many(list(uuids), connection=connection(url))
-        return {job.id for job in jobs if job is not None and job.get_status(refresh=False) in _WAITING}
+        conn = connection(url)
+        carrier = _batches(conn, uuids)
+        ids = sorted(set(carrier.values()))
+        waiting_ids = {
+            job.id
+            for job in Job.fetch_many(ids, connection=conn)
+            if job is not None and job.get_status(refresh=False) in _WAITING
+        }
+        return {uuid for uuid in uuids if carrier[uuid] in waiting_ids}
     except (RedisError, OSError) as exc:
         raise QueueUnavailable(str(exc)) from exc
 
 
 def discard(url: str, uuids: Sequence[str]) -> None:
-    """Best effort: take these jobs off their queues (a stopped job would be a no-op anyway)."""
+    """Best effort: take these jobs off their queues (a stopped job would be a no-op anyway). A batch is
+    cancelled only when every hook job it carries is discarded; the others' claims skip the stopped ones."""
     try:
         conn = connection(url)
-        for job in Job.fetch_many(list(uuids), connection=conn):
-            if job is not None and job.get_status(refresh=False) in _WAITING:
+        gone = set(uuids)
+        carrier = _batches(conn, uuids)
+        for job in Job.fetch_many(sorted(set(carrier.values())), connection=conn):
+            if job is None or job.get_status(refresh=False) not in _WAITING:
+                continue
+            if set(hook_job_uuids(job)) <= gone:
                 job.cancel()
     except (RedisError, OSError, InvalidJobOperation):
         return

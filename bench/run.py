@@ -24,8 +24,9 @@ import redis
 from sqlalchemy import text
 
 from app.extensions import db
-from bench import delivery, harness, memory, receiver, scaling
+from bench import delivery, harness, memory, queries, receiver, scaling, versus, web
 
+PARTS = ("p1", "p2", "p3", "p4", "isolation", "queries", "micro")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -69,6 +70,61 @@ def summarise(
             "ratio": harness.median(known) if known else None,
         }
     return {"baseline": baseline, "ratio_of": key, "scenarios": scenarios}
+
+
+def compare(
+    runs: dict[str, list[Any]], labels: dict[str, str], pairs: Sequence[tuple[str, str, str, str]]
+) -> dict[str, Any]:
+    """Per scenario its rounds and medians; per (scenario, baseline, key, goal) the median of per-round ratios
+    ``scenario[key] / baseline[key]`` (throughput: higher is better; latency or cost: lower is better)."""
+    rounds = {name: [r.summary() if hasattr(r, "summary") else r for r in values] for name, values in runs.items()}
+    result: dict[str, Any] = {
+        "scenarios": {
+            name: {"label": labels[name], "rounds": values, "median": _medians(values)}
+            for name, values in rounds.items()
+            if values
+        },
+        "ratios": [],
+    }
+    for scenario, baseline, key, goal in pairs:
+        ratios = [r for r in _ratios(rounds[scenario], rounds[baseline], key) if r is not None]
+        result["ratios"].append(
+            {
+                "scenario": scenario,
+                "baseline": baseline,
+                "of": key,
+                "goal": goal,
+                "ratio_rounds": ratios,
+                "ratio": harness.median(ratios) if ratios else None,
+            }
+        )
+    return result
+
+
+def _versus_table(title: str, result: dict[str, Any], columns: Sequence[tuple[str, str]]) -> list[str]:
+    head = "".join(f"{name:>10}" for name, _ in columns)
+    lines = [title, f"  {'scenario':<52}{head}"]
+    for scenario in result["scenarios"].values():
+        m = scenario["median"]
+        lines.append(f"  {scenario['label']:<52}" + "".join(f"{_cell(m.get(key), 1):>10}" for _, key in columns))
+    for ratio in result["ratios"]:
+        mine, base = result["scenarios"][ratio["scenario"]], result["scenarios"][ratio["baseline"]]
+        lines.append(
+            f"  ratio {ratio['of']}: {mine['label']} / {base['label']} = {_cell(ratio['ratio'])}x"
+            f"  (goal {ratio['goal']})"
+        )
+    return lines
+
+
+_SPEED = (("items/s", "per_s"), ("mean ms", "mean_ms"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"))
+
+
+def _queries_table(title: str, result: dict[str, Any]) -> list[str]:
+    lines = [title]
+    for query in result["queries"].values():
+        cells = "  ".join(f"{size} rows: p50 {p50 * 1000:.1f} ms" for size, p50 in query["p50_s"].items())
+        lines.append(f"  {query['label']:<52}{cells}  ratio {_cell(query['ratio'])}x (goal <= 1.5)")
+    return lines
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -137,6 +193,41 @@ def table(results: dict[str, Any], output: Path) -> str:
     ]
     for backend, parts in results["backends"].items():
         lines += ["", f"== {backend} ({parts['server']}) =="]
+        if "p1" in parts:
+            lines += _versus_table(
+                "P1 delivery: hook jobs/s, enqueue -> last arrival at the sink (Dockhook: all success, attempts kept)",
+                parts["p1"],
+                _SPEED[:2],
+            )
+        if "p2" in parts:
+            lines += _versus_table(
+                "P2 ingestion through gunicorn (deploy/gunicorn.conf.py): notifications/s; p50/p99 per request",
+                parts["p2"],
+                (_SPEED[0], _SPEED[2], _SPEED[3]),
+            )
+        if "p3" in parts:
+            lines += _versus_table(
+                f"P3 latency at {parts['p3']['rate']:.0f}/s (half the measured maximum): sent -> target 2xx",
+                parts["p3"],
+                (_SPEED[2], _SPEED[3]),
+            )
+        if "p4" in parts:
+            lines += _versus_table("P4 fan-out: cost per delivery by targets per event", parts["p4"], _SPEED[:2])
+            lines += _versus_table(
+                f"P4 backlog: {parts['p4_backlog_jobs']} jobs queued at once (scaled down from 100,000), 1 worker",
+                parts["p4_backlog"],
+                _SPEED[:2],
+            )
+        if "p4_queries" in parts:
+            lines += _queries_table("P4 queries (in-process API, PostgreSQL)", parts["p4_queries"])
+        if "isolation" in parts:
+            lines += _versus_table(
+                "isolation: a healthy target's burst, alone and behind a slow target's backlog (1 worker)",
+                parts["isolation"],
+                _SPEED,
+            )
+        if "receiver" not in parts:
+            continue
         lines += _speed_table(
             f"receiver: {s['requests']} notifications per round, Flask test client in-process",
             "notif",
@@ -196,7 +287,103 @@ def _stepper(backend: str) -> Callable[[str], None]:
     return lambda what: progress(f"{backend}: {what}")
 
 
+def bench_versus(backend: str, redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """P1-P4 and isolation: Dockhook's processes against the baselines a user would pick, in the same rounds."""
+    sink = harness.sink()
+    result: dict[str, Any] = {}
+    parts = set(args.parts)
+    try:
+        with harness.database(backend) as database_url:
+            app = harness.make_app(database_url, redis_url)
+            offline = harness.make_app(database_url, None)
+            step = _stepper(backend)
+            result["server"] = _server(database_url)
+            if "p1" in parts or "p3" in parts:
+                runs = versus.delivery(
+                    app, offline, database_url, redis_url, sink, args.p1_jobs, args.naive_jobs, args.rounds, step
+                )
+                result["p1"] = compare(
+                    runs,
+                    versus.LABELS,
+                    [
+                        ("dockhook_1", "rq_simple_1", "per_s", ">= 1.0"),
+                        ("dockhook_4", "rq_simple_4", "per_s", ">= 1.0"),
+                        ("dockhook_1", "rq_fork_1", "per_s", ">= 8"),
+                    ],
+                )
+            if "p2" in parts or "p3" in parts:
+                runs = web.ingestion(app, database_url, redis_url, sink, args.p2_requests, 8, args.rounds, step)
+                result["p2"] = compare(runs, web.INGEST_LABELS, [("dockhook", "bare_flask", "per_s", ">= 0.5")])
+            if "p3" in parts:
+                # P3's policy has one target: one delivery per notification.
+                most = min(
+                    result["p1"]["scenarios"]["dockhook_1"]["median"]["per_s"],
+                    result["p2"]["scenarios"]["dockhook"]["median"]["per_s"],
+                )
+                rate = max(1.0, most / 2)
+                runs = web.latency(app, database_url, redis_url, sink, rate, args.p3_requests, args.rounds, step)
+                result["p3"] = compare(
+                    runs,
+                    web.LATENCY_LABELS,
+                    [("dockhook", "rq_enqueue", "p50_ms", "<= 1.5"), ("dockhook", "rq_enqueue", "p99_ms", "<= 1.5")],
+                )
+                result["p3"]["rate"] = rate
+            if "p4" in parts:
+                runs, drains = versus.fanout(
+                    app, offline, database_url, redis_url, sink, args.p1_jobs, args.backlog, args.rounds, step
+                )
+                result["p4"] = compare(
+                    runs,
+                    versus.FANOUT_LABELS,
+                    [
+                        ("targets_10", "targets_1", "mean_ms", "<= 1.25"),
+                        ("targets_100", "targets_1", "mean_ms", "<= 1.25"),
+                    ],
+                )
+                result["p4_backlog_jobs"] = args.backlog
+                result["p4_backlog"] = compare(
+                    drains,
+                    {"steady": "10 targets per event, steady", "backlog": "backlog, drained"},
+                    [("backlog", "steady", "per_s", ">= 0.9")],
+                )
+            if "isolation" in parts:
+                runs = versus.isolation(
+                    app, offline, database_url, redis_url, sink, args.isolation_jobs, args.slow_jobs, args.rounds, step
+                )
+                result["isolation"] = compare(
+                    runs,
+                    versus.ISOLATION_LABELS,
+                    [
+                        ("beside_slow", "alone", "per_s", ">= 0.9"),
+                        ("beside_slow", "alone", "p50_ms", "<= 1.1"),
+                    ],
+                )
+            for one in (app, offline):
+                with one.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+            if "queries" in parts and backend == "postgresql":
+                timings = queries.run(database_url, redis_url, sink, tuple(args.query_rows), args.query_samples, step)
+                result["p4_queries"] = {"queries": {}}
+                for name, sizes in timings.items():
+                    p50 = {size: harness.median(values) for size, values in sizes.items()}
+                    values = list(p50.values())
+                    first, last = values[0], values[-1]
+                    result["p4_queries"]["queries"][name] = {
+                        "label": queries.LABELS[name],
+                        "p50_s": p50,
+                        "timings": sizes,
+                        "ratio": last / first if first else None,
+                    }
+        return result
+    finally:
+        sink.close()
+
+
 def bench_backend(backend: str, redis_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    result = bench_versus(backend, redis_url, args)
+    if "micro" not in args.parts:
+        return result
     sink = harness.sink()
     try:
         with harness.database(backend) as database_url:
@@ -212,7 +399,7 @@ def bench_backend(backend: str, redis_url: str, args: argparse.Namespace) -> dic
             )
             step(f"scaling, {args.rounds} x (0/100/10,000 other policies, the 1 MiB envelope)")
             per_event, envelopes = scaling.run(app, redis_url, sink.url, args.scaling_events, args.rounds)
-            result = {
+            result |= {
                 "server": _server(database_url),
                 "delivery_jobs": deliveries["raw"][0].count,
                 "receiver": summarise(
@@ -243,8 +430,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-traced", type=int, default=100, help="notifications per tracemalloc measurement")
     parser.add_argument("--scaling-events", type=int, default=100, help="pushes per other-policies measurement")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append", help="default: all available")
+    parser.add_argument("--p1-jobs", type=int, default=600, help="hook jobs per P1 / P4 fan-out measurement")
+    parser.add_argument("--naive-jobs", type=int, default=120, help="jobs for the naive forking rq worker")
+    parser.add_argument("--p2-requests", type=int, default=400, help="notifications per P2 measurement")
+    parser.add_argument("--p3-requests", type=int, default=200, help="notifications per P3 latency measurement")
+    parser.add_argument("--backlog", type=int, default=3000, help="P4 backlog (hook jobs; the issue's 100,000 scaled)")
+    parser.add_argument("--isolation-jobs", type=int, default=300, help="healthy hook jobs per isolation measurement")
+    parser.add_argument("--slow-jobs", type=int, default=40, help="jobs queued for the slow target first")
+    parser.add_argument("--query-rows", type=int, nargs="+", default=[1000, 1_000_000], help="P4 query sizes")
+    parser.add_argument("--query-samples", type=int, default=30, help="requests per query and size")
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS, help="what to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="1 round of everything, small counts (a smoke run)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.requests, args.jobs, args.memory_requests, args.memory_traced = 1, 60, 60, 60, 20
+        args.scaling_events, args.p1_jobs, args.naive_jobs, args.p2_requests, args.p3_requests = 10, 120, 24, 60, 40
+        args.backlog, args.isolation_jobs, args.slow_jobs, args.query_rows = 300, 60, 10, [1000, 20_000]
+        args.query_samples = 10
     harness.quiet_logging()
     backends = args.backend or harness.backends()
     if "postgresql" not in backends:

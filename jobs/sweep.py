@@ -54,7 +54,7 @@ def sweep_once(settings: Settings, now: datetime | None = None, batch: int = BAT
     try:
         waiting = queue.waiting(settings.redis_url, [job.uuid for job in due])
         items = [
-            (job.id, job.uuid, queue.queue_for(job.notify_type, retry=job.retry))
+            queue.Delivery(job.id, job.uuid, queue.queue_for(job.notify_type, retry=job.retry), job.target_key)
             for job in due
             if job.uuid not in waiting
         ]

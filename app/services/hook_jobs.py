@@ -38,6 +38,7 @@ class NewJob:
     id: int
     uuid: str
     notify_type: str
+    target_key: str = ""  # queue.target_key(address): the worker's per-target lane
 
 
 @dataclass(eq=False)
@@ -130,7 +131,12 @@ def seal_new() -> None:
     if failed:
         insert_rows(HookAttempt, [_failed_attempt(ids[row.values["uuid"]], row.failure, now) for row in failed])
     db.session.info[_NEW_JOBS] = [
-        NewJob(ids[job.values["uuid"]], job.values["uuid"], job.values["notify_type"])
+        NewJob(
+            ids[job.values["uuid"]],
+            job.values["uuid"],
+            job.values["notify_type"],
+            queue.target_key(str(job.values["target"].get("address", ""))),
+        )
         if isinstance(job, _JobRow)
         else job
         for job in kept
@@ -191,7 +197,11 @@ def enqueue(jobs: list[NewJob], redis_url: str | None, job_timeout: int) -> int:
         log.warning("REDIS_URL is not set: %d hook jobs stay pending", len(jobs))
         return 0
     try:
-        queue.enqueue_deliveries(redis_url, [(j.id, j.uuid, queue.queue_for(j.notify_type)) for j in jobs], job_timeout)
+        queue.enqueue_deliveries(
+            redis_url,
+            [queue.Delivery(j.id, j.uuid, queue.queue_for(j.notify_type), j.target_key) for j in jobs],
+            job_timeout,
+        )
     except queue.QueueUnavailable as exc:
         log.warning("Redis unavailable, %d hook jobs stay pending for the sweeper: %s", len(jobs), exc)
         return 0
@@ -222,6 +232,40 @@ def claim(hook_job_id: int, lease_seconds: int, now: datetime | None = None) -> 
     return db.session.get(HookJob, hook_job_id, populate_existing=True)
 
 
+def claim_many(hook_job_ids: list[int], lease_seconds: int, now: datetime | None = None) -> list[HookJob]:
+    """:func:`claim` for several jobs at once: one guarded UPDATE ... RETURNING and one commit. Returns the jobs
+    taken (detached, loaded), in id order; those final, running elsewhere or gone are left alone."""
+    if not hook_job_ids:
+        return []
+    now = now or clock.now()
+    claimed = db.session.scalars(
+        update(HookJob)
+        .where(HookJob.id.in_(hook_job_ids), HookJob.status.in_([str(s) for s in CLAIMABLE]))
+        .values(
+            status=HookJobStatus.RUNNING,
+            attempt_count=HookJob.attempt_count + 1,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            next_attempt_at=None,
+            update_time=now,
+        )
+        .returning(HookJob)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    for job in claimed:
+        db.session.expunge(job)  # detached before the commit: their loaded values stay readable, no reload
+    db.session.commit()
+    return sorted(claimed, key=lambda job: job.id)
+
+
+def renew_lease(job: HookJob, lease_seconds: int, now: datetime | None = None) -> bool:
+    """Extend the lease of the attempt ``job`` holds (a worker about to send a job it claimed a while ago); commit.
+    False when the attempt is no longer this worker's (its lease ran out and the sweeper moved it on, or a stop)."""
+    now = now or clock.now()
+    renewed = _update_own_attempt(job, {"lease_expires_at": now + timedelta(seconds=lease_seconds), "update_time": now})
+    db.session.commit()
+    return renewed
+
+
 @dataclass(frozen=True)
 class AttemptResult:
     """What one HTTP try came back with. Never carries request headers (they hold secrets)."""
@@ -246,8 +290,10 @@ def finish_attempt(
     now: datetime | None = None,
     rng: random.Random | None = None,
     overload_minimum: float = retries.OVERLOAD_MINIMUM,
+    commit: bool = True,
 ) -> retries.Decision:
-    """Record the attempt and move the job on: ``running → success | scheduled | error``; commit.
+    """Record the attempt and move the job on: ``running → success | scheduled | error``; commit (unless
+    ``commit`` is False: a worker records a group of outcomes and commits them once).
 
     Guarded on ``status = running`` and on the attempt number this worker claimed, so a worker
     whose lease was taken over (or whose job was stopped) cannot overwrite what happened since;
@@ -283,7 +329,8 @@ def finish_attempt(
     )
     if applied and decision.disable_target and job.policy_id is not None:
         _disable_target(job, f"{decision.reason} at {now.isoformat()}")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return decision if applied else replace(decision, applied=False)
 
 
@@ -435,7 +482,9 @@ def redeliver(job: HookJob, redis_url: str | None, job_timeout: int, operator: s
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
         raise Conflict(f"hook job {job.uuid} is {job.status}: only an ended job can be redelivered")
-    db.session.info.setdefault(_NEW_JOBS, []).append(NewJob(job.id, job.uuid, job.notify_type))
+    db.session.info.setdefault(_NEW_JOBS, []).append(
+        NewJob(job.id, job.uuid, job.notify_type, queue.target_key(str(job.target.get("address", ""))))
+    )
     db.session.commit()
     enqueue_new(redis_url, job_timeout)
 
@@ -484,13 +533,16 @@ def recover(
         update(HookJob)
         .where(HookJob.id.in_(sendable), HookJob.status == HookJobStatus.ERROR)
         .values(**_manual_redelivery(now), operator=operator)
-        .returning(HookJob.id, HookJob.uuid, HookJob.notify_type)
+        .returning(HookJob.id, HookJob.uuid, HookJob.notify_type, HookJob.target)
         .execution_options(synchronize_session=False)
     ).all()
-    db.session.info.setdefault(_NEW_JOBS, []).extend(NewJob(r.id, r.uuid, r.notify_type) for r in rows)
+    rows = sorted(rows, key=lambda r: r.id)  # oldest first on the queue, as the window is read
+    db.session.info.setdefault(_NEW_JOBS, []).extend(
+        NewJob(r.id, r.uuid, r.notify_type, queue.target_key(str(r.target.get("address", "")))) for r in rows
+    )
     db.session.commit()
     enqueue_new(redis_url, job_timeout)
-    return [r.uuid for r in sorted(rows, key=lambda r: r.id)], remaining
+    return [r.uuid for r in rows], remaining
 
 
 def _manual_redelivery(now: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, or_, select, update
 
+from app import queue
 from app.extensions import db
 from app.models import HookJob, HookJobStatus
 from app.services import hook_jobs
@@ -24,6 +25,7 @@ class DueJob:
     uuid: str
     notify_type: str
     retry: bool  # a scheduled retry (it goes to the lower-priority retry queue)
+    target_key: str = ""
 
 
 def _locked(query: Select) -> Select:  # type: ignore[type-arg]
@@ -54,7 +56,7 @@ def claim_due(grace: int, lease_seconds: int, now: datetime, batch: int) -> list
     commits, so no other sweeper takes them while this one talks to Redis."""
     rows = db.session.execute(
         _locked(
-            select(HookJob.id, HookJob.uuid, HookJob.notify_type, HookJob.status)
+            select(HookJob.id, HookJob.uuid, HookJob.notify_type, HookJob.status, HookJob.target)
             .where(
                 or_(
                     and_(
@@ -70,7 +72,16 @@ def claim_due(grace: int, lease_seconds: int, now: datetime, batch: int) -> list
     ).all()
     hook_jobs.mark_enqueued([row.id for row in rows], now)
     db.session.commit()
-    return [DueJob(row.id, row.uuid, row.notify_type, row.status == HookJobStatus.SCHEDULED) for row in rows]
+    return [
+        DueJob(
+            row.id,
+            row.uuid,
+            row.notify_type,
+            row.status == HookJobStatus.SCHEDULED,
+            queue.target_key(str(row.target.get("address", ""))),
+        )
+        for row in rows
+    ]
 
 
 def release(ids: list[int], claimed_at: datetime) -> None:

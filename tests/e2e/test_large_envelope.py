@@ -14,7 +14,7 @@ import pytest
 import redis
 from rq import Queue
 
-from app.queue import HOOKS
+from app.queue import HOOKS, queued_hook_jobs
 from app.registry.views import INLINE_ENQUEUE
 from tests.e2e.conftest import Dockhook
 from tests.support import processes, replay
@@ -52,14 +52,15 @@ def test_more_jobs_than_the_inline_limit_reach_the_queue_after_the_answer(dockho
     connection = redis.Redis.from_url(dockhook.redis_url)
     try:
         hooks = Queue(HOOKS, connection=connection)
+        # An RQ job carries up to app.queue.BATCH hook jobs: count the hook jobs, not the RQ jobs.
         processes.wait_until(
-            lambda: hooks.count == EVENTS * TARGETS,
+            lambda: len(queued_hook_jobs(dockhook.redis_url, HOOKS)) == EVENTS * TARGETS,
             timeout=10,
             what=f"{EVENTS * TARGETS} deliveries on the {HOOKS} queue",
             processes=[dockhook.process],
             describe=lambda: hooks.count,
         )
-        queued = set(hooks.get_job_ids())
+        queued = set(queued_hook_jobs(dockhook.redis_url, HOOKS))
     finally:
         connection.close()
     jobs = dockhook.hook_jobs("library")

@@ -1,5 +1,6 @@
-"""A target's max_per_second holds across two real worker processes, and a paced target's backlog does not hold
-the workers: other targets' deliveries go out meanwhile (paced jobs are rescheduled for their slot)."""
+"""A target's max_per_second holds with two real worker processes running, and a paced target's backlog does not
+hold the workers: other targets' deliveries go out meanwhile (the paced target's jobs wait in its own lane, at most
+PER_TARGET sends at a time, or are rescheduled for their slot: jobs.dispatch, jobs.pacing)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,6 @@ def test_max_per_second_holds_across_two_workers_without_holding_them(
     assert min(gaps) >= 0.9, (gaps, logs)
     (other,) = unpaced
     assert other.at < paced[1].at, "the unpaced target waited behind the paced backlog"
-    assert "deferred to" in logs, "no paced job was rescheduled: the workers slept on their turns"
     done = [j for j in jobs(app) if j.target["address"] == sink.url]
     assert {j.status for j in done} == {"success"}
     assert all(len(attempts(app, j.id)) == j.attempt_count == 1 for j in done), "a deferral is not an attempt"

@@ -7,10 +7,9 @@ from datetime import timedelta
 
 import redis
 from flask import Flask
-from rq import Queue
 from sqlalchemy import update
 
-from app import clock
+from app import clock, queue
 from app.extensions import db
 from app.models import HookJob, HookJobStatus
 from app.services import hook_jobs
@@ -46,9 +45,9 @@ def test_recover_redelivers_the_failed_jobs_skips_what_changed_and_what_has_no_t
     response = client.post(f"{location}/recover", json={"since": since})
     assert response.status_code == 202, response.get_json()
     assert response.get_json() == {"redelivered": 2, "hook_jobs": [a.uuid, d.uuid], "remaining": 0}
-    assert Queue("hooks", connection=server).job_ids == [a.uuid, d.uuid]
     # One enqueue for the lot: a single MULTI/EXEC pipeline, not one per job.
     assert server.info("commandstats")["cmdstat_exec"]["calls"] == 1
+    assert queue.queued_hook_jobs(redis_db, "hooks") == [a.uuid, d.uuid]
     after = {j.uuid: (j.status, j.trigger) for j in jobs(app)}
     assert after == {
         a.uuid: ("pending", "manual"),

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-import redis
 from flask import Flask
-from rq import Queue
 from sqlalchemy import select
 
+from app import queue
 from app.config import DEFAULT_SCHEDULE
 from app.extensions import current_settings, db
 from app.models import Event, HookAttempt, HookJob, RejectedNotification, WebhookPolicy
@@ -50,7 +49,8 @@ def sweep(app: Flask) -> object:
 
 
 def queued(redis_url: str, name: str) -> list[str]:
-    return list(Queue(name, connection=redis.Redis.from_url(redis_url)).job_ids)
+    """The hook jobs waiting on queue ``name`` (an RQ job may carry several: app.queue.BATCH)."""
+    return queue.queued_hook_jobs(redis_url, name)
 
 
 def test_a_failing_target_is_retried_on_the_schedule_until_it_gives_up(

@@ -1,0 +1,190 @@
+"""Batched, concurrent delivery (jobs/dispatch.py): one RQ job per fan-out, every hook job still its own row,
+claim, attempt and webhook-id; per-target lanes keep a slow target from holding up the others."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from flask import Flask
+from rq import Queue
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+
+from app import queue
+from app.extensions import current_settings, db
+from app.models import HookAttempt, HookJob
+from app.services import hook_jobs
+from jobs import dispatch
+from jobs.sweep import sweep_once
+from tests.integration.test_delivery import add_policy, jobs, work
+from tests.support import replay
+from tests.support.clock import FakeClock
+from tests.support.sinks import Reply, Sink
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], redis_db: str) -> Flask:
+    return make_app(
+        notify_token=replay.TOKEN,
+        redis_url=redis_db,
+        http_read_timeout=2.0,
+        http_connect_timeout=2.0,
+        retry_schedule=(),
+    )
+
+
+@pytest.fixture
+def slow_sink() -> Iterator[Sink]:
+    server = Sink()
+    server.respond = lambda _request: Reply(delay=3.0)  # after the 2 s read timeout
+    yield server
+    server.close()
+
+
+def push_events(app: Flask, count: int) -> None:
+    """``count`` manifest pushes of library/alpine (the captured one, each with a new event id and tag)."""
+    last = replay.deliveries("push_oci_alpine_3.19")[-1]
+    client = app.test_client()
+    for number in range(count):
+        document = json.loads(last.body)
+        document["events"][0]["id"] = str(uuid.uuid4())
+        document["events"][0]["target"]["tag"] = f"t{number}"
+        response = client.post(last.path, data=json.dumps(document), headers=last.request_headers())
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_one_rq_job_carries_a_fan_out_and_each_hook_job_keeps_its_row_claim_and_attempt(
+    app: Flask, redis_db: str, sink: Sink
+) -> None:
+    for name in ("a", "b", "c"):
+        add_policy(app, [{"address": sink.url}, {"address": sink.url + "?two"}], name=name)
+    push_events(app, 1)
+    created = jobs(app)
+    assert len(created) == 6
+    connection = redis.Redis.from_url(redis_db)
+    assert len(Queue("hooks", connection=connection)) == 1, "one RQ job for the event's 6 hook jobs"
+    assert queue.queued_hook_jobs(redis_db, "hooks") == [j.uuid for j in created]
+
+    work(app, redis_db)
+
+    received = sink.wait_for(6)
+    assert sorted(r.headers["webhook-id"] for r in received) == sorted(j.uuid for j in created)
+    after = jobs(app)
+    assert [(j.status, j.attempt_count) for j in after] == [("success", 1)] * 6
+    with app.app_context():
+        attempts = list(db.session.scalars(select(HookAttempt.hook_job_id)))
+    assert sorted(attempts) == sorted(j.id for j in created), "one attempt row per hook job"
+    assert connection.hlen(queue.BATCH_OF) == 0, "the worker forgot the batch's members"
+
+
+def test_the_sweeper_sees_every_member_of_a_waiting_batch_and_enqueues_none_again(
+    app: Flask, redis_db: str, sink: Sink, fake_clock: FakeClock
+) -> None:
+    add_policy(app, [{"address": sink.url}, {"address": sink.url + "?two"}, {"address": sink.url + "?three"}])
+    push_events(app, 1)
+    assert len(jobs(app)) == 3
+    fake_clock.advance_to(fake_clock.now + timedelta(seconds=60))  # well past the sweep grace
+    with app.app_context():
+        stats = sweep_once(current_settings())
+        db.session.remove()
+    assert (stats.enqueued, stats.waiting) == (0, 3)
+    assert len(queue.queued_hook_jobs(redis_db, "hooks")) == 3
+
+
+def test_stopping_some_of_a_batch_leaves_the_rest_queued_and_stopping_all_cancels_it(
+    app: Flask, redis_db: str, sink: Sink
+) -> None:
+    add_policy(app, [{"address": sink.url}, {"address": sink.url + "?two"}])
+    push_events(app, 1)
+    first, second = jobs(app)
+    with app.app_context():
+        assert hook_jobs.stop(db.session.get(HookJob, first.id), "test", redis_db)
+    assert len(Queue("hooks", connection=redis.Redis.from_url(redis_db))) == 1
+    work(app, redis_db)
+    assert [r.headers["webhook-id"] for r in sink.wait_for(1)] == [second.uuid]
+    assert [j.status for j in jobs(app)] == ["stopped", "success"]
+
+    push_events(app, 1)
+    third, fourth = jobs(app)[2:]
+    with app.app_context():
+        for job in (third, fourth):
+            assert hook_jobs.stop(db.session.get(HookJob, job.id), "test", redis_db)
+    # Each stop discarded one member: the batch stays (its claims will skip both) ...
+    assert len(Queue("hooks", connection=redis.Redis.from_url(redis_db))) == 1
+    # ... and discarding all its members at once (as disabling a policy does) cancels it.
+    queue.discard(redis_db, [third.uuid, fourth.uuid])
+    assert len(Queue("hooks", connection=redis.Redis.from_url(redis_db))) == 0
+    work(app, redis_db)
+    assert len(sink.received) == 1
+
+
+def test_a_batch_is_claimed_in_one_statement(app: Flask, redis_db: str, sink: Sink) -> None:
+    for name in ("a", "b", "c"):
+        add_policy(app, [{"address": sink.url}], name=name)
+    push_events(app, 1)
+    ids = [j.id for j in jobs(app)]
+    with app.app_context():
+        updates: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.lstrip().upper().startswith("UPDATE HOOK_JOBS"):
+                updates.append(statement)
+
+        sa_event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            claimed = hook_jobs.claim_many(ids, lease_seconds=60)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", count)
+        assert [j.id for j in claimed] == ids and {j.attempt_count for j in claimed} == {1}
+        assert len(updates) == 1
+        assert hook_jobs.claim_many(ids, lease_seconds=60) == [], "claimed jobs cannot be claimed again"
+        db.session.remove()
+
+
+def test_a_slow_target_does_not_hold_up_a_healthy_one(app: Flask, redis_db: str, sink: Sink, slow_sink: Sink) -> None:
+    """Each event fans out to a target answering after the read timeout and a healthy one, in one RQ job. With
+    one worker, every healthy delivery arrives before the first slow send has even timed out."""
+    add_policy(app, [{"address": slow_sink.url}], name="slow")
+    add_policy(app, [{"address": sink.url}], name="healthy")
+    push_events(app, 12)
+    began = time.monotonic()
+    work(app, redis_db)  # burst: returns once everything routed is sent and recorded
+    healthy = sink.wait_for(12, timeout=1)
+    assert len(healthy) == 12
+    latest = max(r.at for r in healthy) - began
+    assert latest < 2.0, f"the healthy target waited for the slow one: last delivery after {latest:.2f} s"
+    by_target = {}
+    for job in jobs(app):
+        by_target.setdefault(job.target["address"], []).append(job)
+    assert {j.status for j in by_target[sink.url]} == {"success"}
+    assert {j.status for j in by_target[slow_sink.url]} == {"error"}
+    # At most PER_TARGET sends to the slow target at a time: its 12 requests came in waves, not all at once.
+    arrivals = sorted(r.at - began for r in slow_sink.received)
+    assert len(arrivals) == 12
+    assert sum(1 for at in arrivals if at < 1.5) <= dispatch.PER_TARGET
+
+
+def test_a_slow_lane_sets_jobs_aside_unclaimed_for_the_sweeper(app: Flask, redis_db: str, slow_sink: Sink) -> None:
+    add_policy(app, [{"address": slow_sink.url}], name="slow")
+    push_events(app, 10)
+    created = jobs(app)
+    key = queue.target_key(slow_sink.url)
+    items = [dispatch.Item(j.id, j.uuid, key) for j in created]
+    dispatcher = dispatch.Dispatcher(app)
+    try:
+        assert dispatcher.route(items[:4]) == 0
+        time.sleep(dispatcher.slow_after + 0.3)  # the four sends are now slower than the slow mark
+        aside = dispatcher.route(items[4:])
+        assert aside == 6 - dispatch.PER_TARGET, "a slow lane keeps PER_TARGET jobs waiting, no more"
+    finally:
+        dispatcher.close()
+    after = {j.id: j for j in jobs(app)}
+    set_aside = [after[i.id] for i in items[4 + dispatch.PER_TARGET :]]
+    assert [(j.status, j.attempt_count) for j in set_aside] == [("pending", 0)] * aside, "never claimed"
+    assert {after[i.id].status for i in items[: 4 + dispatch.PER_TARGET]} == {"error"}
