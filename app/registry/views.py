@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -18,11 +19,12 @@ from app.extensions import current_broker, current_settings
 from app.registry import bounds
 from app.registry.actions import RegistryAction
 from app.registry.filter import FilterRules, classify
+from app.registry.group_commit import GroupCommit
 from app.registry.schemas import LoadedEvent, load_envelope, parse_body
 from app.services import hook_jobs, registry_events
 from app.services.errors import DatabaseUnavailable
 from app.services.hook_jobs import NewJob
-from app.services.registry_events import RecordRules
+from app.services.registry_events import RecordOutcome, RecordRules
 from app.services.rejected import Rejection
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ AUTH_WARNING_ADDRESSES = 1024
 # wait for that on a large envelope. Their rows are committed either way; the sweeper enqueues what is left.
 INLINE_ENQUEUE = 200
 _GATE = "dockhook.refused_notifications"
+_GROUP = "dockhook.group_commit"
 
 
 @bp.post("/service/notifications")
@@ -117,35 +120,31 @@ def _record(events: list[LoadedEvent | Rejection], settings: Settings) -> Respon
             continue
         actions.append(replace(kept, raw_event=loaded.raw))
     try:
-        outcome = registry_events.record(
-            actions,
-            RecordRules(settings.default_project, settings.auto_create_projects),
-            current_broker(),
-            rejections,
-            request.remote_addr or "",
+        recorded = _group_commit().submit(
+            registry_events.Envelope(actions, rejections, request.remote_addr or ""), len(actions) + len(rejections)
         )
     except DatabaseUnavailable as exc:
         log.error("database unavailable, answered 503 so the registry re-sends: %s", exc)
         response = from_service_error(DatabaseUnavailable("database unavailable; nothing was recorded, retry"))
         response.headers["Retry-After"] = "1"
         return response
+    outcome = recorded.outcome
     metrics.count_registry_events(
         recorded=outcome.recorded, duplicate=outcome.duplicates, ignored=dropped, rejected=outcome.rejected
     )
-    # Commit, then enqueue: Redis being down leaves the rows pending, never fails the registry.
-    jobs = hook_jobs.take_new()
-    later = len(jobs) > INLINE_ENQUEUE
-    enqueued = 0 if later else hook_jobs.enqueue(jobs, settings.redis_url, settings.job_timeout)
     if current_app.debug or outcome.recorded or outcome.rejected:
         log.info(
-            "notification: %d events, %d recorded, %d duplicate, %d dropped, %d rejected, published %s, %s",
+            "notification: %d events, %d recorded, %d duplicate, %d dropped, %d rejected, published %s, %s%s",
             len(events),
             outcome.recorded,
             outcome.duplicates,
             dropped,
             outcome.rejected,
             outcome.published,
-            f"{len(jobs)} hook jobs to enqueue after the answer" if later else f"{enqueued} hook jobs enqueued",
+            f"{len(recorded.later)} hook jobs to enqueue after the answer"
+            if recorded.later
+            else f"{recorded.enqueued} hook jobs enqueued",
+            f" (committed with {recorded.companions} other notifications)" if recorded.companions else "",
         )
     response = jsonify(
         {
@@ -156,9 +155,45 @@ def _record(events: list[LoadedEvent | Rejection], settings: Settings) -> Respon
             "published": outcome.published,
         }
     )
-    if later:
-        response.call_on_close(partial(_enqueue_after_answer, jobs, settings.redis_url, settings.job_timeout))
+    if recorded.later:
+        response.call_on_close(partial(_enqueue_after_answer, recorded.later, settings.redis_url, settings.job_timeout))
     return response
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """One envelope's share of a group commit."""
+
+    outcome: RecordOutcome
+    enqueued: int  # the group's hook jobs enqueued before the answers
+    later: list[NewJob]  # the group's hook jobs this request enqueues after its answer (a large group's)
+    companions: int  # other envelopes committed in the same transaction
+
+
+def _group_commit() -> GroupCommit[registry_events.Envelope, _Recorded]:
+    """This process's group commit for the app (gunicorn forks before the app is made: one per worker)."""
+    grouping: GroupCommit[registry_events.Envelope, _Recorded] | None = current_app.extensions.get(_GROUP)
+    if grouping is None:
+        grouping = current_app.extensions.setdefault(
+            _GROUP, GroupCommit(_record_group, shared_errors=(DatabaseUnavailable,))
+        )
+    return grouping
+
+
+def _record_group(envelopes: Sequence[registry_events.Envelope]) -> list[_Recorded]:
+    """On the leader's thread: record ``envelopes`` in one transaction, then enqueue their hook jobs."""
+    settings = current_settings()
+    outcomes = registry_events.record_many(
+        envelopes, RecordRules(settings.default_project, settings.auto_create_projects), current_broker()
+    )
+    # Commit, then enqueue: Redis being down leaves the rows pending, never fails the registry.
+    jobs = hook_jobs.take_new()
+    later = len(jobs) > INLINE_ENQUEUE
+    enqueued = 0 if later else hook_jobs.enqueue(jobs, settings.redis_url, settings.job_timeout)
+    companions = len(envelopes) - 1
+    return [
+        _Recorded(outcome, enqueued, jobs if later and n == 0 else [], companions) for n, outcome in enumerate(outcomes)
+    ]
 
 
 def _enqueue_after_answer(jobs: list[NewJob], redis_url: str | None, job_timeout: int) -> None:

@@ -21,6 +21,8 @@ T = TypeVar("T")
 _MEMO = "dockhook.per_transaction"
 # Values per IN list: well under the 999 bound parameters old SQLite builds allow per statement.
 CHUNK = 500
+# insert_rows_ids: below this many rows one INSERT ... RETURNING; from it on insert_rows and a read-back.
+RETURNING_ROWS = 64
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -87,6 +89,25 @@ def insert_rows(model: type[Base], rows: list[dict[str, Any]]) -> None:
         _copy_rows(model, rows)
         return
     db.session.execute(insert(model).execution_options(render_nulls=True), rows)
+
+
+def insert_rows_ids(
+    model: type[Base], rows: list[dict[str, Any]], key: QueryableAttribute[Any], id_column: QueryableAttribute[int]
+) -> dict[Any, int]:
+    """:func:`insert_rows`, and the new rows' ids by their unique ``key``.
+
+    An envelope's usual few rows go in one ``INSERT ... RETURNING`` (one round trip); from RETURNING_ROWS rows on,
+    :func:`insert_rows` writes them (COPY on PostgreSQL: the cheaper way to write many rows) and :func:`ids_by`
+    reads their ids back.
+    """
+    if not rows:
+        return {}
+    if len(rows) >= RETURNING_ROWS:
+        insert_rows(model, rows)
+        return ids_by(key, id_column, (row[key.key] for row in rows))
+    table = cast(Table, model.__table__)
+    statement = insert(table).returning(table.c[key.key], table.c[id_column.key])
+    return {row[0]: row[1] for row in db.session.execute(statement, rows)}
 
 
 def ids_by(

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from app import clock
 from app.extensions import db
 from app.models import Event
-from app.services.db import ids_by, insert_rows
+from app.services.db import insert_rows_ids
 
 _PENDING = "dockhook.new_events"
 
@@ -64,8 +64,7 @@ def write() -> None:
     now = clock.now()
     keyed = [event for event in pending if event.registry_event_id]
     if keyed:
-        insert_rows(Event, [event.values(now) for event in keyed])
-        ids = ids_by(Event.registry_event_id, Event.id, (event.registry_event_id for event in keyed))
+        ids = insert_rows_ids(Event, [event.values(now) for event in keyed], Event.registry_event_id, Event.id)
         for event in keyed:
             event.id = ids[event.registry_event_id]
     for event in pending:

@@ -22,7 +22,7 @@ from app.models import FINAL_STATUSES as FINAL
 from app.models import Event, HookAttempt, HookJob, HookJobStatus, WebhookPolicy
 from app.models.hook_job import new_uuid
 from app.services import credentials, event_rows, retries
-from app.services.db import ids_by, insert_rows
+from app.services.db import insert_rows, insert_rows_ids
 from app.services.errors import Conflict
 from app.services.event_rows import NewEvent
 
@@ -125,8 +125,7 @@ def seal_new() -> None:
         values.append(
             {**row.values, "event_id": row.event.id, "creation_time": now, "update_time": now, "finished_at": finished}
         )
-    insert_rows(HookJob, values)
-    ids = ids_by(HookJob.uuid, HookJob.id, (row.values["uuid"] for row in rows))
+    ids = insert_rows_ids(HookJob, values, HookJob.uuid, HookJob.id)
     failed = [row for row in rows if row.failure is not None]
     if failed:
         insert_rows(HookAttempt, [_failed_attempt(ids[row.values["uuid"]], row.failure, now) for row in failed])

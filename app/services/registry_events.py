@@ -56,6 +56,15 @@ class RecordRules:
 _CONCURRENT_RETRIES = 3
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """One notification's kept actions and rejected events, and the address it came from."""
+
+    actions: list[RegistryAction]
+    rejections: Sequence[Rejection] = ()
+    source_address: str = ""
+
+
 def record(
     actions: list[RegistryAction],
     rules: RecordRules,
@@ -71,23 +80,39 @@ def record(
     bug, not an outage), every action of the envelope is kept aside instead, so the registry is not blocked.
     Raises DatabaseUnavailable when the database cannot be reached or cannot commit; nothing was recorded then.
     """
-    if not actions and not rejections:
-        return RecordOutcome()
+    return record_many([Envelope(actions, rejections, source_address)], rules, broker)[0]
+
+
+def record_many(envelopes: Sequence[Envelope], rules: RecordRules, broker: Broker) -> list[RecordOutcome]:
+    """:func:`record` for several envelopes at once (the receiver's group commit): one transaction, one commit,
+    each envelope's own outcome, in order. An envelope's events are applied after those of the envelopes before
+    it, as if each had been recorded on its own in that order.
+
+    Should the database refuse the group (a bug, not an outage), each envelope is recorded on its own instead,
+    so that only the one it refuses has its events kept aside. Raises DatabaseUnavailable as :func:`record`
+    does: then nothing of any envelope was recorded.
+    """
+    if not any(e.actions or e.rejections for e in envelopes):
+        return [RecordOutcome() for _ in envelopes]
     try:
-        return _transaction(lambda: _record_once(actions, rules, broker, rejections, source_address))
+        return _transaction(lambda: _record_once(envelopes, rules, broker))
     except (DataError, IntegrityError) as exc:
         refused: DBAPIError = exc
+    if len(envelopes) > 1:
+        log.warning("the database refused a group of %d envelopes; recording each on its own", len(envelopes))
+        return [outcome for e in envelopes for outcome in record_many([e], rules, broker)]
+    (envelope,) = envelopes
     log.error(
         "the database refused an envelope the receiver had checked; its %d events are kept aside",
-        len(actions),
+        len(envelope.actions),
         exc_info=refused,
     )
     reason = f"the database refused to record it ({type(refused.orig).__name__}); see the receiver's log"
-    aside = [*rejections, *(Rejection(reason, action.raw_event) for action in actions)]
-    return _transaction(lambda: _keep_aside(aside, source_address))
+    aside = [*envelope.rejections, *(Rejection(reason, action.raw_event) for action in envelope.actions)]
+    return _transaction(lambda: [_keep_aside(aside, envelope.source_address)])
 
 
-def _transaction(work: Callable[[], RecordOutcome]) -> RecordOutcome:
+def _transaction(work: Callable[[], list[RecordOutcome]]) -> list[RecordOutcome]:
     for attempt in range(_CONCURRENT_RETRIES):
         try:
             outcome = work()
@@ -116,36 +141,31 @@ def _keep_aside(aside: Sequence[Rejection], source_address: str) -> RecordOutcom
     return RecordOutcome(rejected=len(aside))
 
 
-def _record_once(
-    actions: list[RegistryAction],
-    rules: RecordRules,
-    broker: Broker,
-    rejections: Sequence[Rejection],
-    source_address: str,
-) -> RecordOutcome:
-    outcome = RecordOutcome()
-    aside = list(rejections)
-    fresh = _fresh(actions, outcome)
+def _record_once(envelopes: Sequence[Envelope], rules: RecordRules, broker: Broker) -> list[RecordOutcome]:
+    outcomes = [RecordOutcome() for _ in envelopes]
+    aside: list[list[Rejection]] = [list(e.rejections) for e in envelopes]
+    fresh = _fresh([(n, action) for n, e in enumerate(envelopes) for action in e.actions], outcomes)
     records = Records()
-    named = [(action, *split_repository(action.repository, rules.default_project)) for action in fresh]
-    records.load_projects((project for _, project, _ in named), rules.auto_create_projects)
-    kept: list[tuple[RegistryAction, Project, str]] = []
+    named = [(n, action, *split_repository(action.repository, rules.default_project)) for n, action in fresh]
+    records.load_projects((project for _, _, project, _ in named), rules.auto_create_projects)
+    kept: list[tuple[int, RegistryAction, Project, str]] = []
     wanted: dict[str, Project] = {}
-    for action, project_name, repo_name in named:
+    for n, action, project_name, repo_name in named:
         project = records.projects.get(project_name)
         if project is None:
             reason = f"project {project_name} does not exist, and projects are not created on first sight"
-            aside.append(Rejection(f"{reason} (DOCKHOOK_AUTO_CREATE_PROJECTS=false)", action.raw_event))
+            aside[n].append(Rejection(f"{reason} (DOCKHOOK_AUTO_CREATE_PROJECTS=false)", action.raw_event))
             continue
         wanted.setdefault(repo_name, project)
-        kept.append((action, project, repo_name))
+        kept.append((n, action, project, repo_name))
     records.load_repositories(wanted)
-    applied = [(action, project, records.repositories[name]) for action, project, name in kept]
-    records.load_rows(applied)
+    applied = [(n, action, project, records.repositories[name]) for n, action, project, name in kept]
+    records.load_rows([(action, project, repository) for _, action, project, repository in applied])
     # Nothing below reads the database: the events are applied in memory, in order, and written in bulk.
     entries: list[dict[str, Any]] = []
     with db.session.no_autoflush:
-        for action, project, repository in applied:
+        for n, action, project, repository in applied:
+            outcome = outcomes[n]
             entry = _access_log(action, project, repository)
             entries.append(entry)
             if action.operation == "delete" and not action.tag:
@@ -161,28 +181,32 @@ def _record_once(
     if entries:
         now = clock.now()
         insert_rows(AccessLog, [{**entry, "received_at": now} for entry in entries])
-    if aside:
-        rejected.keep(aside, source_address)
-    outcome.rejected = len(aside)
+    for envelope, outcome, its_aside in zip(envelopes, outcomes, aside, strict=True):
+        if its_aside:
+            rejected.keep(its_aside, envelope.source_address)
+        outcome.rejected = len(its_aside)
     event_rows.write()
     db.session.flush()
-    return outcome
+    return outcomes
 
 
-def _fresh(actions: list[RegistryAction], outcome: RecordOutcome) -> list[RegistryAction]:
-    """The actions not recorded before, first of each id; the others are counted as duplicates."""
+def _fresh(
+    actions: list[tuple[int, RegistryAction]], outcomes: list[RecordOutcome]
+) -> list[tuple[int, RegistryAction]]:
+    """The actions (with their envelope's index) not recorded before, first of each id; the others are counted
+    as their envelope's duplicates."""
     seen: set[str] = set()
-    for batch in chunks({action.event_id for action in actions}):
+    for batch in chunks({action.event_id for _, action in actions}):
         seen.update(
             db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(batch)))
         )
     fresh = []
-    for action in actions:
+    for n, action in actions:
         if action.event_id in seen:
-            outcome.duplicates += 1
+            outcomes[n].duplicates += 1
             continue
         seen.add(action.event_id)
-        fresh.append(action)
+        fresh.append((n, action))
     return fresh
 
 

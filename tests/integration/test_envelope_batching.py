@@ -235,7 +235,8 @@ def test_the_statements_an_envelope_costs_do_not_grow_with_its_events(make_app: 
     post(app.test_client(), envelope(0, 30))  # projects, repositories and artifacts exist from here on
     small = statements_for(app, envelope(1000, 40))
     large = statements_for(app, envelope(2000, 400))
-    assert large == small, f"40 events cost {small} statements, 400 cost {large}"
+    # Events and hook jobs: one INSERT ... RETURNING each for a few rows, an insert and a read-back for many.
+    assert small <= large <= small + 2, f"40 events cost {small} statements, 400 cost {large}"
     # Reading what exists, writing each table once, and the commit: a few dozen, not a few per event.
     assert small < 40
 
