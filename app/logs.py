@@ -8,6 +8,7 @@ formatters add only the ids above. Configuring is the entry points' job (no set-
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
@@ -93,6 +94,16 @@ def configure(fmt: str = "text", level: str | int = "INFO", stream: IO[str] | No
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for name, quiet_level in QUIET.items():
         logging.getLogger(name).setLevel(quiet_level)
+
+
+@contextlib.contextmanager
+def hook_job_bound(uuid: str) -> Iterator[None]:
+    """Within the block, log lines carry ``hook_job``: for threads that handle many hook jobs one after another."""
+    token = HOOK_JOB.set(uuid)
+    try:
+        yield
+    finally:
+        HOOK_JOB.reset(token)
 
 
 def bind_registry_events(event_ids: Iterator[str] | list[str] | tuple[str, ...]) -> None:

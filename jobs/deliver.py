@@ -162,10 +162,11 @@ def record_group(outcomes: list[tuple[Claimed, hook_jobs.AttemptResult]], settin
             log.warning("database unavailable saving %d attempts, retrying", len(outcomes))
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
-    return [
-        _report(claimed.job, result, decision, settings)
-        for (claimed, result), decision in zip(outcomes, decisions, strict=True)
-    ]
+    reports = []
+    for (claimed, result), decision in zip(outcomes, decisions, strict=True):
+        with logs.hook_job_bound(claimed.job.uuid):
+            reports.append(_report(claimed.job, result, decision, settings))
+    return reports
 
 
 def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:

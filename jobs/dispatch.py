@@ -35,7 +35,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import queue
+from app import logs, queue
 from app.config import Settings
 from app.extensions import current_settings, db
 from app.services import hook_jobs
@@ -218,7 +218,8 @@ class Dispatcher:
             failed = False
             try:
                 # None: rescheduled for the target's max_per_second slot (nothing sent, nothing to record).
-                result = deliver.send_one(one.job, one.target, settings, one.deadline)
+                with logs.hook_job_bound(one.job.uuid):
+                    result = deliver.send_one(one.job, one.target, settings, one.deadline)
             except Exception:
                 failed = True
                 log.exception("hook job %s: the send failed unexpectedly; left to its lease", one.job.id)
