@@ -30,14 +30,9 @@ class Topic(StrEnum):
     GOOGLECHAT = "googlechat"
 
 
-# Event types a webhook policy may subscribe to: exactly those something in Dockhook produces. A type
-# joins when its producer does; start-up fails if one here has no handler (app.notification).
-EVENT_TYPES: tuple[Topic, ...] = (
-    Topic.PUSH_ARTIFACT,
-    Topic.PULL_ARTIFACT,
-    Topic.DELETE_ARTIFACT,
-    Topic.WEBHOOK_TARGET_DISABLED,
-    # Produced by POST /api/v2.0/events (a scanner, a quota controller, replication, retention, CI).
+# The event types the publish API accepts (app.notification.published handles them): a scanner, a quota
+# controller, replication, retention, CI.
+PUBLISHED_TYPES: tuple[Topic, ...] = (
     Topic.SCANNING_COMPLETED,
     Topic.SCANNING_FAILED,
     Topic.SCANNING_STOPPED,
@@ -47,15 +42,14 @@ EVENT_TYPES: tuple[Topic, ...] = (
     Topic.TAG_RETENTION,
 )
 
-# The event types the publish API accepts (app.notification.published handles them).
-PUBLISHED_TYPES: tuple[Topic, ...] = (
-    Topic.SCANNING_COMPLETED,
-    Topic.SCANNING_FAILED,
-    Topic.SCANNING_STOPPED,
-    Topic.QUOTA_EXCEED,
-    Topic.QUOTA_WARNING,
-    Topic.REPLICATION,
-    Topic.TAG_RETENTION,
+# Event types a webhook policy may subscribe to: exactly those something in Dockhook produces. A type
+# joins when its producer does; start-up fails if one here has no handler (app.notification).
+EVENT_TYPES: tuple[Topic, ...] = (
+    Topic.PUSH_ARTIFACT,
+    Topic.PULL_ARTIFACT,
+    Topic.DELETE_ARTIFACT,
+    Topic.WEBHOOK_TARGET_DISABLED,
+    *PUBLISHED_TYPES,  # produced by POST /api/v2.0/events
 )
 
 # Harbor removed Helm chart support (ChartMuseum) in 2.8; policies asking for these are refused, saying so.

@@ -14,10 +14,12 @@ from typing import Any
 
 from app import clock, queue, redact
 from app.extensions import current_settings
+from app.models import WebhookPolicy
 from app.models.hook_job import new_uuid
 from app.payloads import cloudevents_payload, serialise, slack_payload, template
 from app.payloads.chat import CHAT_TYPES, chat_payload
 from app.payloads.formats import CLOUDEVENTS_CONTENT_TYPE, JSON_CONTENT_TYPE, PING
+from app.services import policies
 from app.services.errors import RateLimited
 
 TESTS_PER_MINUTE = 10
@@ -43,6 +45,20 @@ class TargetTest:
     error_class: str
     error_message: str
     webhook_id: str
+
+
+def run_saved(policy: WebhookPolicy, target_index: int, operator: str) -> TargetTest:
+    """Test the target at ``target_index`` of a saved ``policy`` (a project's or a system-wide one); the rate
+    limit counts per policy. Raises NotFound for no such target, RateLimited as :func:`run`."""
+    (result,) = run(
+        scope=f"policy:{policy.id}",
+        targets=[(target_index, policies.target_of(policy, target_index))],
+        policy_id=policy.id,
+        policy_name=policy.name,
+        project_id=policy.project_id,
+        operator=operator,
+    )
+    return result
 
 
 def run(

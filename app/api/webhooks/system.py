@@ -97,16 +97,7 @@ class SystemTargetTest(MethodView):
     def post(self, webhook_policy_id: int, target_index: int) -> Any:
         """Test one target of a system-wide policy."""
         policy = policies.get(None, webhook_policy_id)
-        target = policies.target_of(policy, target_index)
-        (result,) = target_tests.run(
-            scope=f"policy:{policy.id}",
-            targets=[(target_index, target)],
-            policy_id=policy.id,
-            policy_name=policy.name,
-            project_id=None,
-            operator=auth.current().name,
-        )
-        return result
+        return target_tests.run_saved(policy, target_index, auth.current().name)
 
 
 SystemTargetTest.post.__doc__ = f"{SystemTargetTest.post.__doc__} {TESTED}"

@@ -140,18 +140,8 @@ class TargetTest(MethodView):
     @blp.alt_response(429, description="More than 10 tests of this policy within the minute; Retry-After says when")
     def post(self, project_name_or_id: str, webhook_policy_id: int, target_index: int) -> Any:
         """Test one target of a saved policy (also a disabled one, before re-enabling it)."""
-        owner = project(project_name_or_id)
-        policy = policies.get(owner, webhook_policy_id)
-        target = policies.target_of(policy, target_index)
-        (result,) = target_tests.run(
-            scope=f"policy:{policy.id}",
-            targets=[(target_index, target)],
-            policy_id=policy.id,
-            policy_name=policy.name,
-            project_id=owner.id,
-            operator=auth.current().name,
-        )
-        return result
+        policy = policies.get(project(project_name_or_id), webhook_policy_id)
+        return target_tests.run_saved(policy, target_index, auth.current().name)
 
 
 class PolicyTest(MethodView):
