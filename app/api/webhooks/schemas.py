@@ -137,44 +137,35 @@ FILTER_EXAMPLE = {"repositories": ["team-a/**", "*/frontend"], "tags": ["v*", "!
 _PATTERNS = validate.Length(max=policy_filters.PATTERNS_MAX)
 
 
+def _patterns(description: str, example: list[str]) -> fields.List[str]:
+    """A filter's list of globs (each at most PATTERN_MAX characters; the list checked by _PATTERNS)."""
+    return fields.List(
+        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
+        validate=_PATTERNS,
+        metadata={"description": description, "example": example},
+    )
+
+
 class FiltersSchema(Schema):
     """Dockhook's extension: which events of the subscribed types the policy takes (Harbor clients ignore it)."""
 
     class Meta:
         unknown = RAISE
 
-    repositories = fields.List(
-        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
-        validate=_PATTERNS,
-        metadata={
-            "description": "globs over the full repository name (project/name): * and ? within a segment, ** "
-            "across segments, [abc] a class, a leading ! excludes",
-            "example": ["team-a/**", "*/frontend"],
-        },
+    repositories = _patterns(
+        "globs over the full repository name (project/name): * and ? within a segment, ** across segments, [abc] "
+        "a class, a leading ! excludes",
+        ["team-a/**", "*/frontend"],
     )
-    tags = fields.List(
-        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
-        validate=_PATTERNS,
-        metadata={
-            "description": "tag globs; an event passes when one of its tags does; ! excludes; an untagged event "
-            "never passes a tag filter",
-            "example": ["v*", "!*-rc*"],
-        },
+    tags = _patterns(
+        "tag globs; an event passes when one of its tags does; ! excludes; an untagged event never passes a tag filter",
+        ["v*", "!*-rc*"],
     )
-    media_types = fields.List(
-        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
-        validate=_PATTERNS,
-        metadata={
-            "description": "image (single-platform manifests), index (OCI indexes and manifest lists) or exact "
-            "manifest media types",
-            "example": ["image"],
-        },
+    media_types = _patterns(
+        "image (single-platform manifests), index (OCI indexes and manifest lists) or exact manifest media types",
+        ["image"],
     )
-    operators = fields.List(
-        fields.String(validate=validate.Length(max=policy_filters.PATTERN_MAX)),
-        validate=_PATTERNS,
-        metadata={"description": "globs over the operator (who pushed, pulled, published)", "example": ["ci-*"]},
-    )
+    operators = _patterns("globs over the operator (who pushed, pulled, published)", ["ci-*"])
 
 
 class PolicyBodySchema(Schema):
