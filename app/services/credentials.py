@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import inspect, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.extensions import current_settings, db
 from app.models import Configuration, HookJob, WebhookPolicy
@@ -140,8 +140,15 @@ def check_keys() -> None:
     row = db.session.get(Configuration, KEY_CHECK)
     if row is None:
         db.session.add(Configuration(key=KEY_CHECK, value=encrypt(_KEY_CHECK_TEXT.decode())))
-        commit()
-        return
+        try:
+            commit()
+            return
+        except IntegrityError:
+            # Another process starting at the same moment (make run starts web, worker and sweeper at once)
+            # stored its check value first: check against that one.
+            row = db.session.get(Configuration, KEY_CHECK)
+            if row is None:
+                raise
     try:
         decrypt(str(row.value))
     except KeyMismatch:

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app import clock
 from app.extensions import db
-from app.models import HookJob, WebhookPolicy
+from app.models import Configuration, HookJob, WebhookPolicy
 from app.services import credentials, projects
 from jobs import sender
 from jobs.deliver import deliver
@@ -277,3 +279,27 @@ def test_reprs_of_what_carries_credentials_show_none() -> None:
     )
     for shown in (repr(request), repr(target)):
         assert OLD_HEADER not in shown and SIGNING[0] not in shown
+
+
+def test_processes_starting_together_on_a_database_without_the_key_check_all_start(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """make run starts web, worker and sweeper at once: the one that stores the key check value first wins, and the
+    others check their keys against it instead of failing on the duplicate."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite: BEGIN IMMEDIATE takes the write lock at the first read, so the two cannot interleave")
+    app = make_app()
+    other = make_app()
+    with other.app_context():
+        db.session.execute(delete(Configuration).where(Configuration.key == credentials.KEY_CHECK))
+        db.session.commit()
+
+    def store_first(_session: Session) -> None:
+        # Another process commits its check value between this one's read (none) and its commit.
+        with other.app_context():
+            credentials.check_keys()
+
+    with app.app_context():
+        sa_event.listen(db.session(), "before_commit", store_first, once=True)
+        assert credentials.startup_problem() is None
+        assert db.session.get(Configuration, credentials.KEY_CHECK) is not None
