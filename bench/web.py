@@ -5,7 +5,8 @@ P2: notifications/s of the captured manifest push (recorded, one matching policy
 (``bench.bare:app``) under the same gunicorn and the same clients.
 
 P3: notification sent → the target's 2xx, one notification at a time in order (as docker/distribution sends),
-paced at ``rate``; against a bare RQ enqueue (``bench.bare.post``) → the same sink at the same rate. One worker
+paced at ``rate`` (half the lowest of P1's one-worker rate, P2's rate and :func:`sequential_rate`); against a
+bare RQ enqueue (``bench.bare.post``) → the same sink at the same rate. One worker
 each (Dockhook's ``python worker.py``, RQ's SimpleWorker).
 """
 
@@ -171,6 +172,27 @@ def _latency_dockhook(database_url: str, redis_url: str, sink: Sink, rate: float
 
         try:
             return _latencies(sink, sent, tag)
+        finally:
+            session.close()
+
+
+def sequential_rate(app: Flask, database_url: str, redis_url: str, sink: Sink, count: int = 40) -> float:
+    """Notifications/s one sender gets when it sends one at a time and waits for each answer (as docker/distribution
+    does): P3's ceiling, lower than P2's, where 8 senders share transactions (the receiver's group commit)."""
+    harness.reset(app, redis_url)
+    versus.add_policy(app, "library", [sink.url], "one")
+    pushes = harness.manifest_pushes(count + WARM_UP)
+    with stack.gunicorn("wsgi:app", database_url, redis_url) as base:
+        session = requests.Session()
+        session.trust_env = False
+        try:
+            for notification in pushes[:WARM_UP]:
+                session.post(base + harness.NOTIFY_PATH, data=notification.body, headers=notification.headers)
+            began = time.monotonic()
+            for notification in pushes[WARM_UP:]:
+                answer = session.post(base + harness.NOTIFY_PATH, data=notification.body, headers=notification.headers)
+                answer.raise_for_status()
+            return count / (time.monotonic() - began)
         finally:
             session.close()
 
