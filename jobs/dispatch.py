@@ -15,8 +15,9 @@ so holds at most PER_TARGET threads, never the main loop, and other targets' lan
 pool. The main loop waits at a lane only while it drains: a lane with LANE_BACKLOG jobs waiting makes it wait
 for the lane's next take (back-pressure at the speed of the target), but a lane none of whose sends
 ended and that took nothing for PATIENCE (it may be turning slow) is not waited for: it holds up to
-LANE_HOLD routed, unclaimed jobs, and the surplus over PER_TARGET is set aside as soon as it is recognised
-slow (the recorder looks every WATCH_EVERY seconds). The whole process waits when HELD_LIMIT jobs are routed
+LANE_HOLD routed, unclaimed jobs (more are set aside while all its PER_TARGET sends are in flight), and the
+surplus over PER_TARGET is set aside as soon as it is recognised slow (the recorder looks every WATCH_EVERY
+seconds). The whole process waits when HELD_LIMIT jobs are routed
 and not yet recorded.
 
 Guarantees (DESIGN §2) are the database's, as before: a job is claimed only just before it is sent, with its
@@ -55,7 +56,8 @@ CHUNK = 8  # jobs a runner claims at once from a lane that is not slow
 LANE_BACKLOG = 2 * PER_TARGET
 # A lane none of whose sends ended and that took nothing for PATIENCE seconds is not waited for: it may be turning
 # slow, which takes SLOW_AFTER to tell. It then holds up to LANE_HOLD jobs (routed, unclaimed: rows still
-# pending), more are set aside; once it is slow, all but PER_TARGET of them are.
+# pending), more are set aside while its PER_TARGET sends are all in flight; once it is slow, all but PER_TARGET
+# of them are.
 PATIENCE = 0.05
 LANE_HOLD = 8 * LANE_BACKLOG
 WATCH_EVERY = 0.05  # how often the recorder looks for lanes that turned slow with a surplus waiting
@@ -153,8 +155,13 @@ class Dispatcher:
             if len(lane.waiting) < LANE_BACKLOG:
                 return True
             if not lane.draining(now):
-                # No send ended and nothing taken lately: maybe a target turning slow. Not waited for.
-                return len(lane.waiting) < LANE_HOLD
+                # No send ended and nothing taken lately: maybe a target turning slow. Not waited for, up to
+                # LANE_HOLD; past it, set aside when every one of its PER_TARGET sends is in flight (the target
+                # holds them), waited for when its runners wait for a thread of the pool.
+                if len(lane.waiting) < LANE_HOLD:
+                    return True
+                if len(lane.sending) >= self.per_target:
+                    return False
             self._cond.wait(PATIENCE)
 
     def _trim(self, lane: Lane, now: float) -> list[Item]:

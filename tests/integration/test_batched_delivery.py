@@ -235,3 +235,31 @@ def test_the_main_loop_never_waits_on_a_lane_turning_slow(
     assert len(slow) - set_aside <= 2 * dispatch.PER_TARGET
     assert len(slow_sink.received) == len(slow) - set_aside
     assert {after[i.id].status for i in healthy} == {"success"}
+
+
+def test_a_lane_turning_slow_holds_at_most_lane_hold_jobs_and_sets_more_aside_without_waiting(
+    app: Flask, redis_db: str, slow_sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past LANE_HOLD jobs waiting, with every one of its PER_TARGET sends in flight and none ended, a lane that is
+    not yet recognised slow sets more jobs aside rather than make the main loop wait; once it is slow, its
+    surplus over PER_TARGET waiting goes too."""
+    monkeypatch.setattr(dispatch, "LANE_HOLD", dispatch.LANE_BACKLOG + 2)
+    add_policy(app, [{"address": slow_sink.url}], name="slow")
+    push_events(app, 20)
+    key = queue.target_key(slow_sink.url)
+    items = [dispatch.Item(j.id, j.uuid, key) for j in jobs(app)]
+    dispatcher = dispatch.Dispatcher(app)
+    try:
+        aside = sum(dispatcher.route([item]) for item in items)
+        # PER_TARGET claimed one at a time and in flight, LANE_HOLD waiting: the rest set aside before the lane was
+        # recognised slow (after it, only PER_TARGET would have stayed waiting).
+        assert aside == dispatcher.set_aside == len(items) - dispatch.PER_TARGET - dispatch.LANE_HOLD
+        deadline = time.monotonic() + 10
+        while dispatcher.set_aside == aside and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dispatcher.set_aside == len(items) - 2 * dispatch.PER_TARGET
+    finally:
+        dispatcher.close()
+    states = [(j.status, j.attempt_count) for j in jobs(app)]
+    assert states.count(("error", 1)) == 2 * dispatch.PER_TARGET == len(slow_sink.received)
+    assert states.count(("pending", 0)) == len(items) - 2 * dispatch.PER_TARGET
