@@ -328,6 +328,7 @@ def isolation(
             ]
             with stack.workers("dockhook", 1, redis_url, database_url, **settings):
                 clear(sink)
+                gc.collect()  # as before the healthy target alone (dockhook_run): no collection of the set-up's garbage
                 enqueue(slow_groups, redis_url)
                 t0 = time.monotonic()
                 enqueue([g for g in healthy_groups if g], redis_url)

@@ -12,8 +12,13 @@ run longer than SLOW_AFTER, or for SLOW_FOR seconds after a send that did (or ti
 it. A slow lane keeps at most PER_TARGET jobs waiting; more of its jobs are **set aside**: left ``pending`` or
 ``scheduled`` in the database (nothing was claimed), and the sweeper enqueues them again later. A slow target
 so holds at most PER_TARGET threads, never the main loop, and other targets' lanes run on the rest of the
-pool. A full lane that is not slow makes the main loop wait a moment (back-pressure at the speed of the
-target), and so does the whole process when HELD_LIMIT jobs are routed and not yet recorded.
+pool. The main loop waits at a lane only while it drains: a lane with LANE_BACKLOG jobs waiting makes it wait
+for the lane's next take (back-pressure at the speed of the target), but a lane none of whose sends
+ended and that took nothing for PATIENCE (it may be turning slow) is not waited for: it holds up to
+LANE_HOLD routed, unclaimed jobs (more are set aside while all its PER_TARGET sends are in flight), and the
+surplus over PER_TARGET is set aside as soon as it is recognised slow (the recorder looks every WATCH_EVERY
+seconds). The whole process waits when HELD_LIMIT jobs are routed
+and not yet recorded.
 
 Guarantees (DESIGN §2) are the database's, as before: a job is claimed only just before it is sent, with its
 lease; a claimed job whose lease would run out before a send could end is not sent (the sweeper records it as
@@ -46,9 +51,16 @@ log = logging.getLogger(__name__)
 THREADS = 8
 PER_TARGET = 4
 CHUNK = 8  # jobs a runner claims at once from a lane that is not slow
-# Jobs waiting in a lane that is not slow before the main loop waits: small, so that a worker takes no more
-# of a busy target's backlog than it can soon send, and the rest stays in Redis for the other workers.
+# Jobs waiting in a draining lane before the main loop waits for its next take: small, so that a worker takes
+# no more of a busy target's backlog than it can soon send, and the rest stays in Redis for the other workers.
 LANE_BACKLOG = 2 * PER_TARGET
+# A lane none of whose sends ended and that took nothing for PATIENCE seconds is not waited for: it may be turning
+# slow, which takes SLOW_AFTER to tell. It then holds up to LANE_HOLD jobs (routed, unclaimed: rows still
+# pending), more are set aside while its PER_TARGET sends are all in flight; once it is slow, all but PER_TARGET
+# of them are.
+PATIENCE = 0.05
+LANE_HOLD = 8 * LANE_BACKLOG
+WATCH_EVERY = 0.05  # how often the recorder looks for lanes that turned slow with a surplus waiting
 HELD_LIMIT = 2048  # jobs routed and not yet recorded, per process, before the main loop waits
 SLOW_FOR = 30.0
 RENEW_AFTER = 0.5  # a claim older than this is renewed before its send if the lease could run out during it
@@ -72,9 +84,15 @@ class Lane:
     sending: dict[int, float] = field(default_factory=dict)  # thread id -> when its send began
     slow_until: float = 0.0
     last_took: float = 0.0  # seconds its last send took
+    progressed_at: float = field(default_factory=time.monotonic)  # when one of its sends last ended, or jobs were taken
 
     def slow(self, now: float, slow_after: float) -> bool:
         return self.slow_until > now or any(now - began > slow_after for began in self.sending.values())
+
+    def draining(self, now: float) -> bool:
+        """Whether one of its sends ended or a runner took jobs from it lately: waiting for its next take is then
+        short."""
+        return now - self.progressed_at < PATIENCE
 
 
 class Dispatcher:
@@ -108,21 +126,14 @@ class Dispatcher:
     def route(self, items: Sequence[Item]) -> int:
         """Put ``items`` in their lanes and start runners; return how many were set aside (slow lanes)."""
         aside: list[Item] = []
+        trimmed: list[Item] = []  # routed earlier, dropped now from a lane that turned slow
         with self._cond:
             while self._held >= HELD_LIMIT:
                 self._cond.wait(0.05)
             for item in items:
                 lane = self._lanes.setdefault(item.key, Lane())
-                while True:
-                    now = time.monotonic()
-                    if lane.slow(now, self.slow_after):
-                        room = len(lane.waiting) < self.per_target
-                        break
-                    if len(lane.waiting) < LANE_BACKLOG:
-                        room = True
-                        break
-                    self._cond.wait(0.05)
-                if not room:
+                trimmed.extend(self._trim(lane, time.monotonic()))
+                if not self._admit(lane):
                     aside.append(item)
                     continue
                 lane.waiting.append(item)
@@ -130,14 +141,56 @@ class Dispatcher:
                 if lane.runners < self.per_target:
                     lane.runners += 1
                     self._pool.submit(self._run, item.key)
+            self.set_aside += len(aside) + len(trimmed)
+        self._log_aside(trimmed + aside)
+        return len(aside)
+
+    def _admit(self, lane: Lane) -> bool:
+        """Whether ``lane`` takes one more job (False: set it aside); waits only for a lane that drains.
+        Called with the condition held."""
+        while True:
+            now = time.monotonic()
+            if lane.slow(now, self.slow_after):
+                return len(lane.waiting) < self.per_target
+            if len(lane.waiting) < LANE_BACKLOG:
+                return True
+            if not lane.draining(now):
+                # No send ended and nothing taken lately: maybe a target turning slow. Not waited for, up to
+                # LANE_HOLD; past it, set aside when every one of its PER_TARGET sends is in flight (the target
+                # holds them), waited for when its runners wait for a thread of the pool.
+                if len(lane.waiting) < LANE_HOLD:
+                    return True
+                if len(lane.sending) >= self.per_target:
+                    return False
+            self._cond.wait(PATIENCE)
+
+    def _trim(self, lane: Lane, now: float) -> list[Item]:
+        """A slow lane's surplus over PER_TARGET waiting jobs, dropped from it (set aside: their rows were never
+        claimed). Called with the condition held."""
+        if len(lane.waiting) <= self.per_target or not lane.slow(now, self.slow_after):
+            return []
+        surplus = [lane.waiting.pop() for _ in range(len(lane.waiting) - self.per_target)]
+        surplus.reverse()
+        self._held -= len(surplus)
+        self._cond.notify_all()
+        return surplus
+
+    def _watch(self) -> None:
+        """Set aside the surplus of every lane that turned slow since it was routed to."""
+        with self._cond:
+            now = time.monotonic()
+            aside = [item for lane in self._lanes.values() for item in self._trim(lane, now)]
             self.set_aside += len(aside)
+        self._log_aside(aside)
+
+    @staticmethod
+    def _log_aside(aside: list[Item]) -> None:
         if aside:
             log.info(
                 "%d hook jobs set aside: their target is slow (%s); the sweeper enqueues them again",
                 len(aside),
                 ", ".join(sorted({i.key for i in aside})),
             )
-        return len(aside)
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every routed job is recorded (or dropped); False if ``timeout`` passed first."""
@@ -159,12 +212,17 @@ class Dispatcher:
                 if not lane.runners and lane.slow_until <= time.monotonic():
                     del self._lanes[key]
                 return []
-            # A slow lane's jobs are claimed one at a time (each claim starts a lease); a fast lane's runner
+            # A slow lane's jobs are claimed one at a time (each claim starts a lease), and so are those of a lane
+            # none of whose sends has ended yet (its speed unknown: it may be turning slow); a fast lane's runner
             # takes up to CHUNK of them in one claim.
             # Its chunk is sent one job after the other: no more than fit in a quarter of a lease at the lane's
             # last send time (a job that still waits too long has its lease renewed before its send).
             fit = int(self.lease / 4 / max(lane.last_took, 0.001))
-            size = 1 if lane.slow(time.monotonic(), self.slow_after) else max(1, min(CHUNK, fit))
+            now = time.monotonic()
+            known = lane.last_took > 0 and not lane.slow(now, self.slow_after)
+            size = max(1, min(CHUNK, fit)) if known else 1
+            lane.progressed_at = now
+            self._cond.notify_all()  # the main loop may be waiting for this lane to drain
             return [lane.waiting.popleft() for _ in range(min(size, len(lane.waiting)))]
 
     def _done(self, count: int) -> None:
@@ -229,10 +287,11 @@ class Dispatcher:
             with self._cond:
                 lane = self._lanes[key]
                 lane.sending.pop(me, None)
-                lane.last_took = took
+                lane.last_took = max(took, 1e-6)  # > 0: a send of this lane has ended
                 timed_out = result is not None and result.error_class in _TIMEOUTS
                 slow = failed or took > self.slow_after or timed_out
-                lane.slow_until = time.monotonic() + SLOW_FOR if slow else 0.0
+                lane.progressed_at = time.monotonic()
+                lane.slow_until = lane.progressed_at + SLOW_FOR if slow else 0.0
             if result is None:
                 self._done(1)
             else:
@@ -242,8 +301,15 @@ class Dispatcher:
 
     def _record_loop(self) -> None:
         with self.app.app_context():
+            watched = time.monotonic()
             while True:
-                first = self._results.get()
+                if time.monotonic() - watched >= WATCH_EVERY:
+                    self._watch()
+                    watched = time.monotonic()
+                try:
+                    first = self._results.get(timeout=WATCH_EVERY)
+                except fifo.Empty:
+                    continue
                 if first is None:
                     return
                 group = [first]

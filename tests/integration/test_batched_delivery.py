@@ -163,10 +163,13 @@ def test_a_slow_target_does_not_hold_up_a_healthy_one(app: Flask, redis_db: str,
     for job in jobs(app):
         by_target.setdefault(job.target["address"], []).append(job)
     assert {j.status for j in by_target[sink.url]} == {"success"}
-    assert {j.status for j in by_target[slow_sink.url]} == {"error"}
-    # At most PER_TARGET sends to the slow target at a time: its 12 requests came in waves, not all at once.
+    # Each slow job was sent (and timed out) or set aside once its lane was recognised slow: never claimed, left
+    # pending for the sweeper.
+    slow = [(j.status, j.attempt_count) for j in by_target[slow_sink.url]]
+    assert set(slow) <= {("error", 1), ("pending", 0)}
+    # At most PER_TARGET sends to the slow target at a time: its requests came in waves, not all at once.
     arrivals = sorted(r.at - began for r in slow_sink.received)
-    assert len(arrivals) == 12
+    assert len(arrivals) == slow.count(("error", 1)) > dispatch.PER_TARGET
     assert sum(1 for at in arrivals if at < 1.5) <= dispatch.PER_TARGET
 
 
@@ -188,3 +191,75 @@ def test_a_slow_lane_sets_jobs_aside_unclaimed_for_the_sweeper(app: Flask, redis
     set_aside = [after[i.id] for i in items[4 + dispatch.PER_TARGET :]]
     assert [(j.status, j.attempt_count) for j in set_aside] == [("pending", 0)] * aside, "never claimed"
     assert {after[i.id].status for i in items[: 4 + dispatch.PER_TARGET]} == {"error"}
+
+
+def test_the_main_loop_never_waits_on_a_lane_turning_slow(
+    app: Flask, redis_db: str, sink: Sink, slow_sink: Sink
+) -> None:
+    """More of a slow target's jobs than a lane keeps waiting are routed one RQ job at a time, before the lane can be
+    recognised slow, then a healthy target's: routing holds them all without waiting for the slow lane, the
+    healthy jobs all arrive before the slow lane is recognised slow, and once it is, its surplus is set aside
+    (never claimed: left pending for the sweeper) with no further routing to trigger it."""
+    add_policy(app, [{"address": slow_sink.url}], name="slow")
+    add_policy(app, [{"address": sink.url}], name="healthy")
+    push_events(app, 20)
+    created = jobs(app)
+    slow_key, healthy_key = queue.target_key(slow_sink.url), queue.target_key(sink.url)
+    slow = [dispatch.Item(j.id, j.uuid, slow_key) for j in created if j.target["address"] == slow_sink.url]
+    healthy = [dispatch.Item(j.id, j.uuid, healthy_key) for j in created if j.target["address"] == sink.url]
+    assert len(slow) == len(healthy) == 20 > dispatch.PER_TARGET + dispatch.LANE_BACKLOG
+    dispatcher = dispatch.Dispatcher(app)
+    try:
+        # As the worker's main loop routes them: one RQ job each, the slow target's backlog first.
+        aside = sum(dispatcher.route([item]) for item in slow + healthy)
+        assert (aside, dispatcher.set_aside) == (0, 0), "routing set nothing aside: it did not wait for the slow lane"
+
+        arrived = sink.wait_for(20, timeout=10)
+        assert sorted(r.headers["webhook-id"] for r in arrived) == sorted(i.uuid for i in healthy)
+        first_slow = min(r.at for r in slow_sink.wait_for(1, timeout=10))
+        # The slow lane is recognised slow slow_after seconds after its first send began (before it arrived).
+        assert max(r.at for r in arrived) < first_slow + dispatcher.slow_after
+
+        deadline = time.monotonic() + 10
+        while not dispatcher.set_aside and time.monotonic() < deadline:
+            time.sleep(0.05)
+        set_aside = dispatcher.set_aside
+        assert set_aside > 0, "the slow lane's surplus was set aside once it was recognised slow"
+    finally:
+        dispatcher.close()
+    after = {j.id: j for j in jobs(app)}
+    states = [(after[i.id].status, after[i.id].attempt_count) for i in slow]
+    assert states.count(("pending", 0)) == set_aside, "set aside: never claimed, pending for the sweeper"
+    assert set(states) == {("pending", 0), ("error", 1)}
+    # What the slow lane kept: at most PER_TARGET sends in flight and PER_TARGET waiting, claimed one at a time.
+    assert len(slow) - set_aside <= 2 * dispatch.PER_TARGET
+    assert len(slow_sink.received) == len(slow) - set_aside
+    assert {after[i.id].status for i in healthy} == {"success"}
+
+
+def test_a_lane_turning_slow_holds_at_most_lane_hold_jobs_and_sets_more_aside_without_waiting(
+    app: Flask, redis_db: str, slow_sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past LANE_HOLD jobs waiting, with every one of its PER_TARGET sends in flight and none ended, a lane that is
+    not yet recognised slow sets more jobs aside rather than make the main loop wait; once it is slow, its
+    surplus over PER_TARGET waiting goes too."""
+    monkeypatch.setattr(dispatch, "LANE_HOLD", dispatch.LANE_BACKLOG + 2)
+    add_policy(app, [{"address": slow_sink.url}], name="slow")
+    push_events(app, 20)
+    key = queue.target_key(slow_sink.url)
+    items = [dispatch.Item(j.id, j.uuid, key) for j in jobs(app)]
+    dispatcher = dispatch.Dispatcher(app)
+    try:
+        aside = sum(dispatcher.route([item]) for item in items)
+        # PER_TARGET claimed one at a time and in flight, LANE_HOLD waiting: the rest set aside before the lane was
+        # recognised slow (after it, only PER_TARGET would have stayed waiting).
+        assert aside == dispatcher.set_aside == len(items) - dispatch.PER_TARGET - dispatch.LANE_HOLD
+        deadline = time.monotonic() + 10
+        while dispatcher.set_aside == aside and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dispatcher.set_aside == len(items) - 2 * dispatch.PER_TARGET
+    finally:
+        dispatcher.close()
+    states = [(j.status, j.attempt_count) for j in jobs(app)]
+    assert states.count(("error", 1)) == 2 * dispatch.PER_TARGET == len(slow_sink.received)
+    assert states.count(("pending", 0)) == len(items) - 2 * dispatch.PER_TARGET
