@@ -95,9 +95,10 @@ def document(app: Flask, spec: APISpec, error_schema: str) -> None:
                 "operationId": "ReceiveRegistryNotifications",
                 "summary": "The registry's notification endpoint (docker/distribution's notifications: endpoints).",
                 "description": "Records the envelope in one transaction (access log, repositories, events, hook "
-                "jobs; notifications arriving at the same moment share it), then answers 200; a re-sent event id changes nothing. Blob and mount events, HEAD "
-                "requests and Harbor's own pulls are dropped. Authorization: Bearer <DOCKHOOK_NOTIFY_TOKEN> (not "
-                "the API token) when DOCKHOOK_NOTIFY_TOKEN is set; not checked otherwise.",
+                "jobs; notifications arriving at the same moment share it), then answers 200; a re-sent event id "
+                "changes nothing. Blob and mount events, HEAD requests and Harbor's own pulls are dropped. "
+                "Authorization: Bearer <DOCKHOOK_NOTIFY_TOKEN> (not the API token) when DOCKHOOK_NOTIFY_TOKEN is "
+                "set; not checked otherwise.",
                 "security": [{BEARER_SCHEME: []}],
                 "requestBody": {"required": True, "content": dict.fromkeys(CONTENT_TYPES, envelope)},
                 "responses": {
