@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import redis
 import requests
 from flask import Flask
-from rq import Queue
 from sqlalchemy import func, select
 
+from app import queue
 from app.extensions import db
 from app.models import HookJob
 from bench import harness
@@ -87,9 +87,7 @@ def _prepare(app: Flask, redis_url: str, sink: Sink, jobs: int) -> tuple[bytes, 
         response = client.post(harness.NOTIFY_PATH, data=notification.body, headers=notification.headers)
         if response.status_code != 200:
             raise RuntimeError(f"receiver answered {response.status_code}")
-    connection = redis.Redis.from_url(redis_url)
-    queued = len(Queue("hooks", connection=connection))
-    connection.close()
+    queued = len(queue.queued_hook_jobs(redis_url, queue.HOOKS))  # hook jobs, however many RQ jobs carry them
     with app.app_context():
         job = db.session.scalars(select(HookJob).limit(1)).one()
         body, content_type = job.payload.encode(), job.content_type

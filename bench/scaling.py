@@ -18,11 +18,10 @@ import time
 import uuid
 from typing import Any
 
-import redis
 from flask import Flask
-from rq import Queue
 from sqlalchemy import insert
 
+from app import queue
 from app.extensions import db
 from app.models import PolicyEventType, Project, WebhookPolicy
 from app.queue import HOOKS
@@ -121,11 +120,7 @@ def _one_envelope(app: Flask, redis_url: str, address: str, kind: str) -> dict[s
     expected = 0 if kind == "blob" else count
     if response.status_code != 200 or response.get_json()["recorded"] != expected:
         raise RuntimeError(f"envelope answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
-    connection = redis.Redis.from_url(redis_url)
-    try:
-        on_queue = Queue(HOOKS, connection=connection).count
-    finally:
-        connection.close()
+    on_queue = len(queue.queued_hook_jobs(redis_url, HOOKS))  # hook jobs, however many RQ jobs carry them
     if on_queue != expected:
         raise RuntimeError(f"{on_queue} deliveries on the queue after the envelope, expected {expected}")
     return {
