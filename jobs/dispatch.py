@@ -32,7 +32,7 @@ import logging
 import queue as fifo
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,6 +61,7 @@ LANE_BACKLOG = 2 * PER_TARGET
 PATIENCE = 0.05
 LANE_HOLD = 8 * LANE_BACKLOG
 WATCH_EVERY = 0.05  # how often the recorder looks for lanes that turned slow with a surplus waiting
+KNOWN_TARGETS = 4096  # targets whose last send time is remembered after their lane ended
 HELD_LIMIT = 2048  # jobs routed and not yet recorded, per process, before the main loop waits
 SLOW_FOR = 30.0
 RENEW_AFTER = 0.5  # a claim older than this is renewed before its send if the lease could run out during it
@@ -108,6 +109,9 @@ class Dispatcher:
         self.per_target = per_target
         self.set_aside = 0
         self._lanes: dict[str, Lane] = {}
+        # How long each recently seen target's last send took, kept after its lane is gone (a lane ends whenever
+        # it runs empty): a known fast target's new lane claims in chunks at once, an unknown one one at a time.
+        self._took: OrderedDict[str, float] = OrderedDict()
         self._held = 0
         self._cond = threading.Condition()
         self._results: fifo.Queue[tuple[deliver.Claimed, hook_jobs.AttemptResult] | None] = fifo.Queue()
@@ -131,7 +135,9 @@ class Dispatcher:
             while self._held >= HELD_LIMIT:
                 self._cond.wait(0.05)
             for item in items:
-                lane = self._lanes.setdefault(item.key, Lane())
+                lane = self._lanes.get(item.key)
+                if lane is None:
+                    lane = self._lanes[item.key] = Lane(last_took=self._took.get(item.key, 0.0))
                 trimmed.extend(self._trim(lane, time.monotonic()))
                 if not self._admit(lane):
                     aside.append(item)
@@ -288,6 +294,10 @@ class Dispatcher:
                 lane = self._lanes[key]
                 lane.sending.pop(me, None)
                 lane.last_took = max(took, 1e-6)  # > 0: a send of this lane has ended
+                self._took[key] = lane.last_took
+                self._took.move_to_end(key)
+                if len(self._took) > KNOWN_TARGETS:
+                    self._took.popitem(last=False)
                 timed_out = result is not None and result.error_class in _TIMEOUTS
                 slow = failed or took > self.slow_after or timed_out
                 lane.progressed_at = time.monotonic()

@@ -263,3 +263,38 @@ def test_a_lane_turning_slow_holds_at_most_lane_hold_jobs_and_sets_more_aside_wi
     states = [(j.status, j.attempt_count) for j in jobs(app)]
     assert states.count(("error", 1)) == 2 * dispatch.PER_TARGET == len(slow_sink.received)
     assert states.count(("pending", 0)) == len(items) - 2 * dispatch.PER_TARGET
+
+
+def test_a_known_fast_targets_new_lane_claims_in_chunks_at_once(app: Flask, redis_db: str, sink: Sink) -> None:
+    """A lane ends whenever it runs empty; the target's last send time outlives it, so the next fan-out to a target
+    known to be fast is claimed in chunks right away (an unknown target is claimed one job at a time)."""
+    add_policy(app, [{"address": sink.url}], name="fast")
+    push_events(app, 9)
+    key = queue.target_key(sink.url)
+    first, *rest = [dispatch.Item(j.id, j.uuid, key) for j in jobs(app)]
+    claims: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("UPDATE hook_jobs") and "RETURNING" in statement:
+            claims.append(statement)
+
+    dispatcher = dispatch.Dispatcher(app)
+    try:
+        dispatcher.route([first])
+        assert dispatcher.drain(timeout=10)
+        deadline = time.monotonic() + 10
+        while key in dispatcher._lanes:  # its runner saw it empty and ended it
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            dispatcher.route(rest)  # one RQ job's fan-out of 8
+            assert dispatcher.drain(timeout=10)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+    finally:
+        dispatcher.close()
+    assert len(sink.wait_for(9, timeout=10)) == 9
+    assert len(claims) <= 2, f"{len(claims)} claims for 8 jobs of a target known to be fast"
