@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app import bearer, clock, logs, metrics
 from app.config import Settings
 from app.errors import error_response, from_service_error
-from app.extensions import current_broker, current_settings
+from app.extensions import current_broker, current_settings, db
 from app.registry import bounds
 from app.registry.actions import RegistryAction
 from app.registry.filter import FilterRules, classify
@@ -183,9 +183,16 @@ def _group_commit() -> GroupCommit[registry_events.Envelope, _Recorded]:
 def _record_group(envelopes: Sequence[registry_events.Envelope]) -> list[_Recorded]:
     """On the leader's thread: record ``envelopes`` in one transaction, then enqueue their hook jobs."""
     settings = current_settings()
-    outcomes = registry_events.record_many(
-        envelopes, RecordRules(settings.default_project, settings.auto_create_projects), current_broker()
-    )
+    try:
+        outcomes = registry_events.record_many(
+            envelopes, RecordRules(settings.default_project, settings.auto_create_projects), current_broker()
+        )
+    except Exception:
+        # Nothing of this attempt may reach the next one on this session (the group commit records a failed
+        # group's envelopes again, each alone): drop its rows, flushed or pending, and its new hook jobs.
+        db.session.rollback()
+        hook_jobs.forget_new()
+        raise
     # Commit, then enqueue: Redis being down leaves the rows pending, never fails the registry.
     jobs = hook_jobs.take_new()
     later = len(jobs) > INLINE_ENQUEUE

@@ -17,8 +17,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from app import queue
-from app.extensions import db
-from app.models import AccessLog, HookJob
+from app.broker import Topic
+from app.extensions import current_broker, db
+from app.models import AccessLog, Event, HookJob
 from app.registry import views
 from app.registry.group_commit import GroupCommit
 from app.services.errors import DatabaseUnavailable
@@ -130,3 +131,68 @@ def test_a_lone_notification_is_not_kept_waiting_for_company(app: Flask) -> None
     assert response.status_code == 200 and response.get_json()["recorded"] == 1
     grouping = app.extensions["dockhook.group_commit"]
     assert (grouping.groups, grouping.grouped) == (1, 0)
+
+
+class HandlerBug(Exception):
+    pass
+
+
+def test_a_group_that_fails_is_recorded_again_envelope_by_envelope_with_nothing_of_the_failed_attempt(
+    make_app: Callable[..., Flask], redis_db: str
+) -> None:
+    """A bug in a topic handler fails the group's transaction midway: each envelope is then recorded alone, on a
+    clean session. Only the one that hits the bug fails; nothing the failed attempt had written or added is
+    committed with the others."""
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db)
+    add_policy(app, [{"address": "http://127.0.0.1:9/hook"}])
+
+    def buggy(_topic: str, event: Any) -> None:
+        if event.repository.endswith("boom"):
+            raise HandlerBug("a handler's bug")
+
+    with app.app_context():
+        current_broker().subscribe(Topic.PUSH_ARTIFACT, buggy)  # after the artifact handler: its rows are added
+    held = Held()
+    app.extensions["dockhook.group_commit"] = GroupCommit(held, shared_errors=(DatabaseUnavailable,))
+    answers: dict[str, Any] = {}
+
+    def send(name: str, body: bytes) -> None:
+        try:
+            response = app.test_client().post("/service/notifications", data=body, headers=HEADERS)
+            answers[name] = (response.status_code, response.get_json()["recorded"])
+        except HandlerBug as exc:  # TESTING: Flask lets the exception through to the client
+            answers[name] = exc
+
+    boom = json.loads(push("event-boom", "v1"))
+    boom["events"][0]["target"]["repository"] = "library/boom"
+    later = [
+        ("ok-1", push("event-ok-1", "v2")),
+        ("boom", json.dumps(boom).encode()),
+        ("ok-2", push("event-ok-2", "v3")),
+    ]
+    first = threading.Thread(target=send, args=("first", push("event-first", "v1")))
+    first.start()
+    assert held.entered.wait(WAIT)
+    grouping = app.extensions["dockhook.group_commit"]
+    threads = []
+    for name, body in later:
+        thread = threading.Thread(target=send, args=(name, body))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + WAIT
+        while len(grouping._queue) < len(threads):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    held.release.set()
+    for thread in [first, *threads]:
+        thread.join(WAIT)
+
+    assert held.groups == [1, 3, 1, 1, 1], "the failed group of three, then each of its envelopes alone"
+    assert answers["first"] == answers["ok-1"] == answers["ok-2"] == (200, 1)
+    assert isinstance(answers["boom"], HandlerBug)
+    with app.app_context():
+        logged = db.session.scalars(select(AccessLog.registry_event_id)).all()
+        events = db.session.scalars(select(Event.registry_event_id)).all()
+        hooked = db.session.scalar(select(func.count()).select_from(HookJob))
+    assert sorted(logged) == sorted(events) == ["event-first", "event-ok-1", "event-ok-2"]
+    assert hooked == 3
