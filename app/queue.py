@@ -156,18 +156,27 @@ _WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 def waiting(url: str, uuids: Sequence[str]) -> set[str]:
     """The uuids whose RQ job (their own, or the batch carrying them) is waiting in a queue. A ``started`` job
     is not counted: after a worker is killed RQ keeps calling it started for many minutes, and the database
-    lease is what tells whether a worker still has it."""
+    lease is what tells whether a worker still has it; nor is a ``queued`` one that is on no queue's list."""
     if not uuids:
         return set()
     try:
         conn = connection(url)
         carrier = _batches(conn, uuids)
         ids = sorted(set(carrier.values()))
-        waiting_ids = {
-            job.id
-            for job in Job.fetch_many(ids, connection=conn)
-            if job is not None and job.get_status(refresh=False) in _WAITING
-        }
+        jobs = [job for job in Job.fetch_many(ids, connection=conn) if job is not None]
+        waiting_ids = {job.id for job in jobs if job.get_status(refresh=False) in _WAITING}
+        # A worker killed between taking a job off its queue and marking it started leaves it "queued" on no
+        # queue: nobody will ever take it. Only an id still on its queue's list is waiting.
+        listed: dict[str, set[str]] = {}
+        for job in jobs:
+            if job.id in waiting_ids and job.get_status(refresh=False) == JobStatus.QUEUED:
+                if job.origin not in listed:
+                    key = Queue(job.origin, connection=conn).key
+                    listed[job.origin] = {
+                        i.decode() if isinstance(i, bytes) else str(i) for i in conn.lrange(key, 0, -1)
+                    }
+                if job.id not in listed[job.origin]:
+                    waiting_ids.discard(job.id)
         return {uuid for uuid in uuids if carrier[uuid] in waiting_ids}
     except (RedisError, OSError) as exc:
         raise QueueUnavailable(str(exc)) from exc

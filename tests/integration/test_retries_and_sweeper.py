@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import select
 
@@ -143,6 +144,27 @@ def test_pending_jobs_redis_lost_are_enqueued_again_after_the_grace_period(
     assert queued(redis_db, "hooks") == [job.uuid]
     sweep(retry_app)
     assert queued(redis_db, "hooks") == [job.uuid], "a job already waiting in Redis is not enqueued twice"
+    work(retry_app, redis_db)
+    assert jobs(retry_app)[0].status == "success" and len(sink.received) == 1
+
+
+def test_a_job_taken_off_its_queue_by_a_worker_killed_before_it_started_it_is_enqueued_again(
+    retry_app: Flask, redis_db: str, sink: Sink, fake_clock: FakeClock
+) -> None:
+    """A worker SIGKILLed between popping an RQ job off its queue and marking it started leaves the job "queued" in
+    Redis but on no queue: the sweeper must not take it for waiting (it would stay pending for ever)."""
+    add_policy(retry_app, [{"address": sink.url}])
+    push(retry_app)
+    (job,) = jobs(retry_app)
+    connection = redis.Redis.from_url(redis_db)
+    try:
+        # What the killed worker did: the BLPOP that takes the job off the list, and nothing after it.
+        assert connection.lpop(f"rq:queue:{queue.HOOKS}") == job.uuid.encode()
+    finally:
+        connection.close()
+    fake_clock.advance_to(fake_clock.now + timedelta(seconds=retry_app.extensions["dockhook.settings"].job_timeout + 1))
+    sweep(retry_app)
+    assert queued(redis_db, "hooks") == [job.uuid], "the orphaned job was enqueued again"
     work(retry_app, redis_db)
     assert jobs(retry_app)[0].status == "success" and len(sink.received) == 1
 
