@@ -207,6 +207,17 @@ def enqueue(jobs: list[NewJob], redis_url: str | None, job_timeout: int) -> int:
     return len(jobs)
 
 
+def _claimed(now: datetime, lease_seconds: int) -> dict[str, Any]:
+    """What a claim sets: ``running``, one more attempt, a lease, no due time."""
+    return {
+        "status": HookJobStatus.RUNNING,
+        "attempt_count": HookJob.attempt_count + 1,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "next_attempt_at": None,
+        "update_time": now,
+    }
+
+
 def claim(hook_job_id: int, lease_seconds: int, now: datetime | None = None) -> HookJob | None:
     """Take the job for one attempt: ``pending|scheduled → running`` with a lease; commit.
 
@@ -216,13 +227,7 @@ def claim(hook_job_id: int, lease_seconds: int, now: datetime | None = None) -> 
     result = db.session.execute(
         update(HookJob)
         .where(HookJob.id == hook_job_id, HookJob.status.in_([str(s) for s in CLAIMABLE]))
-        .values(
-            status=HookJobStatus.RUNNING,
-            attempt_count=HookJob.attempt_count + 1,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            next_attempt_at=None,
-            update_time=now,
-        )
+        .values(_claimed(now, lease_seconds))
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -240,13 +245,7 @@ def claim_many(hook_job_ids: list[int], lease_seconds: int, now: datetime | None
     claimed = db.session.scalars(
         update(HookJob)
         .where(HookJob.id.in_(hook_job_ids), HookJob.status.in_([str(s) for s in CLAIMABLE]))
-        .values(
-            status=HookJobStatus.RUNNING,
-            attempt_count=HookJob.attempt_count + 1,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            next_attempt_at=None,
-            update_time=now,
-        )
+        .values(_claimed(now, lease_seconds))
         .returning(HookJob)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()

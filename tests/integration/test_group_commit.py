@@ -57,6 +57,27 @@ class Held:
         return views._record_group(envelopes)
 
 
+def send_during_first(
+    app: Flask, held: Held, send: Callable[[str, bytes], None], later: list[tuple[str, bytes]]
+) -> list[threading.Thread]:
+    """Send "first" (its transaction held open), then each of ``later`` once the one before waits in the queue (so
+    their order is known); the threads, the first one first, still running until ``held`` is released."""
+    first = threading.Thread(target=send, args=("first", push("event-first", "v1")))
+    first.start()
+    assert held.entered.wait(WAIT)
+    grouping = app.extensions["dockhook.group_commit"]
+    threads = [first]
+    for name, body in later:
+        thread = threading.Thread(target=send, args=(name, body))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + WAIT
+        while len(grouping._queue) < len(threads) - 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    return threads
+
+
 def test_notifications_arriving_during_a_transaction_are_committed_together_each_with_its_answer(
     make_app: Callable[..., Flask], redis_db: str
 ) -> None:
@@ -82,23 +103,11 @@ def test_notifications_arriving_during_a_transaction_are_committed_together_each
         ("resend", push("event-second", "v2")),  # the same event again, in its own envelope, same group
         ("third", push("event-third", "v3")),
     ]
-    first = threading.Thread(target=send, args=("first", push("event-first", "v1")))
-    first.start()
-    assert held.entered.wait(WAIT)
-    grouping = app.extensions["dockhook.group_commit"]
-    threads = []
-    for name, body in later:
-        thread = threading.Thread(target=send, args=(name, body))
-        thread.start()
-        threads.append(thread)
-        deadline = time.monotonic() + WAIT
-        while len(grouping._queue) < len(threads):  # each waits before the next is sent: their order is known
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+    threads = send_during_first(app, held, send, later)
     sa_event.listen(engine, "commit", count)
     try:
         held.release.set()
-        for thread in [first, *threads]:
+        for thread in threads:
             thread.join(WAIT)
     finally:
         sa_event.remove(engine, "commit", count)
@@ -170,21 +179,9 @@ def test_a_group_that_fails_is_recorded_again_envelope_by_envelope_with_nothing_
         ("boom", json.dumps(boom).encode()),
         ("ok-2", push("event-ok-2", "v3")),
     ]
-    first = threading.Thread(target=send, args=("first", push("event-first", "v1")))
-    first.start()
-    assert held.entered.wait(WAIT)
-    grouping = app.extensions["dockhook.group_commit"]
-    threads = []
-    for name, body in later:
-        thread = threading.Thread(target=send, args=(name, body))
-        thread.start()
-        threads.append(thread)
-        deadline = time.monotonic() + WAIT
-        while len(grouping._queue) < len(threads):
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+    threads = send_during_first(app, held, send, later)
     held.release.set()
-    for thread in [first, *threads]:
+    for thread in threads:
         thread.join(WAIT)
 
     assert held.groups == [1, 3, 1, 1, 1], "the failed group of three, then each of its envelopes alone"
