@@ -182,7 +182,10 @@ def test_a_slow_lane_sets_jobs_aside_unclaimed_for_the_sweeper(app: Flask, redis
     dispatcher = dispatch.Dispatcher(app)
     try:
         assert dispatcher.route(items[:4]) == 0
-        time.sleep(dispatcher.slow_after + 0.3)  # the four sends are now slower than the slow mark
+        # Once the four sends have begun (on a loaded machine their claims can take a while), they are slower than
+        # the slow mark slow_after seconds later: still in flight, or timed out after the 2 s read timeout.
+        assert len(slow_sink.wait_for(4, timeout=10)) == 4
+        time.sleep(dispatcher.slow_after + 0.3)
         aside = dispatcher.route(items[4:])
         assert aside == 6 - dispatch.PER_TARGET, "a slow lane keeps PER_TARGET jobs waiting, no more"
     finally:
