@@ -455,6 +455,29 @@ class RegistrySender(threading.Thread):
 # --- the Dockhook stack --------------------------------------------------------------------------------
 
 
+def _loopback_sockets(local_ports: set[int], remote_port: int) -> set[str]:
+    """Inodes of the IPv4 TCP sockets from one of ``local_ports`` to ``remote_port`` (``/proc/net/tcp``)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if int(local.split(":")[1], 16) in local_ports and int(remote.split(":")[1], 16) == remote_port:
+            inodes.add(inode)
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    """Inodes of the sockets process ``pid`` holds open (``/proc/<pid>/fd``)."""
+    inodes = set()
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd.path)
+                if link.startswith("socket:["):
+                    inodes.add(link[len("socket:[") : -1])
+    return inodes
+
+
 def rq_worker_key(process: processes.Process) -> str:
     """RQ's key for a ``worker.py --name NAME`` process: Dockhook appends the pid to the name."""
     return f"rq:worker:{process.name}.{process.pid}"
@@ -570,19 +593,18 @@ class Stack:
         finally:
             client.close()
 
-    def busy_workers(self) -> list[processes.Process]:
-        """The running workers that RQ reports busy (in the middle of a job)."""
+    def sending_worker(self, target: Sink) -> processes.Process | None:
+        """A running worker in the middle of a delivery to ``target``: it holds the connection on which ``target``
+        has read a request and not answered it yet. (RQ's own busy state says nothing here: a worker's RQ job only
+        routes its hook jobs, and the sends run on the worker's threads.)"""
+        with target._lock:
+            ports = set(target.unanswered)
+        inodes = _loopback_sockets(ports, int(target.server.server_address[1])) if ports else set()
+        if not inodes:
+            return None
         with self._lock:
             running = [p for p in self.workers if p.running()]
-        client = self.redis.client()
-        try:
-            return [p for p in running if client.hget(rq_worker_key(p), "state") == b"busy"]
-        finally:
-            client.close()
-
-    def busy_worker(self) -> processes.Process | None:
-        busy = self.busy_workers()
-        return busy[0] if busy else None
+        return next((p for p in running if _socket_inodes(p.pid) & inodes), None)
 
     def kill(self, process: processes.Process) -> None:
         """SIGKILL: no warm shutdown, no RQ bookkeeping, the job in hand is abandoned mid-flight.

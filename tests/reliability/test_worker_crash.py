@@ -23,7 +23,9 @@ def test_sigkill_workers_mid_delivery_loses_nothing(scenario: Scenario) -> None:
     kills = []
     for _ in range(KILLS):
         time.sleep(0.8)
-        victim = wait_for(stack.busy_worker, timeout=10, what="a busy worker to kill", interval=0.02)
+        victim = wait_for(
+            lambda: stack.sending_worker(target), timeout=10, what="a worker in the middle of a send", interval=0.02
+        )
         in_flight = len(target.received)
         stack.kill(victim)  # the stack's supervisor starts a replacement
         kills.append((victim.name, in_flight))
@@ -39,7 +41,7 @@ def test_sigkill_workers_mid_delivery_loses_nothing(scenario: Scenario) -> None:
         notes={"kills": len(kills), "workers": 4},
     )
     lost = [a for a in attempts if a.error_class == "worker_lost"]
-    assert lost, f"no worker_lost attempt after {len(kills)} kills of busy workers: {kills}"
+    assert lost, f"no worker_lost attempt after {len(kills)} kills of workers in the middle of a send: {kills}"
     assert all(a.outcome == "retry" for a in lost)
     # A worker sends several jobs at once (jobs/dispatch.py): a kill loses at most what it had claimed and not
     # recorded, PER_TARGET runners' chunks for the one target; each becomes a worker_lost attempt and a retry.

@@ -34,6 +34,8 @@ class Sink:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.received: list[Received] = []
         self.respond: Callable[[Received], Reply] = lambda _: Reply()
+        # Client ports of the requests read and not answered yet (the chaos tests find the worker holding one).
+        self.unanswered: set[int] = set()
         self._lock = threading.Lock()
         sink = self
 
@@ -48,12 +50,14 @@ class Sink:
                 request = Received(
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
                 )
+                port = int(self.client_address[1])
                 with sink._lock:
                     sink.received.append(request)
-                reply = sink.respond(request)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                    sink.unanswered.add(port)
                 try:
+                    reply = sink.respond(request)
+                    if reply.delay:
+                        time.sleep(reply.delay)
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -62,6 +66,9 @@ class Sink:
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                finally:
+                    with sink._lock:
+                        sink.unanswered.discard(port)
 
             def log_message(self, *args: object) -> None:
                 return None
