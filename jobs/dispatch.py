@@ -14,7 +14,7 @@ it. A slow lane keeps at most PER_TARGET jobs waiting; more of its jobs are **se
 so holds at most PER_TARGET threads, never the main loop, and other targets' lanes run on the rest of the
 pool. The main loop waits at a lane only while it drains: a lane with LANE_BACKLOG jobs waiting makes it wait
 for the lane's next take (back-pressure at the speed of the target), but a lane none of whose sends
-ended and that took nothing for PATIENCE (it may be turning slow) is not waited for: it holds up to
+ended for PATIENCE (a new lane, or one turning slow) is not waited for: it holds up to
 LANE_HOLD routed, unclaimed jobs (more are set aside while all its PER_TARGET sends are in flight), and the
 surplus over PER_TARGET is set aside as soon as it is recognised slow (the recorder looks every WATCH_EVERY
 seconds). The whole process waits when HELD_LIMIT jobs are routed
@@ -54,10 +54,11 @@ CHUNK = 8  # jobs a runner claims at once from a lane that is not slow
 # Jobs waiting in a draining lane before the main loop waits for its next take: small, so that a worker takes
 # no more of a busy target's backlog than it can soon send, and the rest stays in Redis for the other workers.
 LANE_BACKLOG = 2 * PER_TARGET
-# A lane none of whose sends ended and that took nothing for PATIENCE seconds is not waited for: it may be turning
-# slow, which takes SLOW_AFTER to tell. It then holds up to LANE_HOLD jobs (routed, unclaimed: rows still
-# pending), more are set aside while its PER_TARGET sends are all in flight; once it is slow, all but PER_TARGET
-# of them are.
+# A lane none of whose sends ended for PATIENCE seconds is not waited for: it is new (its runners' first takes say
+# nothing of how fast it drains), or it may be turning slow, which takes SLOW_AFTER to tell. It then holds up to
+# LANE_HOLD jobs (routed, unclaimed: rows still pending), more are set aside while its PER_TARGET sends are all in
+# flight; once it is slow, all but PER_TARGET of them are. (Waiting PATIENCE at each new lane cost a healthy burst
+# queued behind a slow target's backlog a tenth of its rate: make bench, isolation.)
 PATIENCE = 0.05
 LANE_HOLD = 8 * LANE_BACKLOG
 WATCH_EVERY = 0.05  # how often the recorder looks for lanes that turned slow with a surplus waiting
@@ -85,14 +86,13 @@ class Lane:
     sending: dict[int, float] = field(default_factory=dict)  # thread id -> when its send began
     slow_until: float = 0.0
     last_took: float = 0.0  # seconds its last send took
-    progressed_at: float = field(default_factory=time.monotonic)  # when one of its sends last ended, or jobs were taken
+    progressed_at: float = float("-inf")  # when one of its sends last ended
 
     def slow(self, now: float, slow_after: float) -> bool:
         return self.slow_until > now or any(now - began > slow_after for began in self.sending.values())
 
     def draining(self, now: float) -> bool:
-        """Whether one of its sends ended or a runner took jobs from it lately: waiting for its next take is then
-        short."""
+        """Whether one of its sends ended lately: waiting for its next take is then short."""
         return now - self.progressed_at < PATIENCE
 
 
@@ -135,11 +135,9 @@ class Dispatcher:
             while self._held >= HELD_LIMIT:
                 self._cond.wait(0.05)
             for item in items:
-                lane = self._lanes.get(item.key)
+                trimmed.extend(self._trim(self._lane(item.key), time.monotonic()))
+                lane = self._admit(item.key)
                 if lane is None:
-                    lane = self._lanes[item.key] = Lane(last_took=self._took.get(item.key, 0.0))
-                trimmed.extend(self._trim(lane, time.monotonic()))
-                if not self._admit(lane):
                     aside.append(item)
                     continue
                 lane.waiting.append(item)
@@ -151,23 +149,33 @@ class Dispatcher:
         self._log_aside(trimmed + aside)
         return len(aside)
 
-    def _admit(self, lane: Lane) -> bool:
-        """Whether ``lane`` takes one more job (False: set it aside); waits only for a lane that drains.
-        Called with the condition held."""
+    def _lane(self, key: str) -> Lane:
+        """The lane of ``key``, a new one if it has none (a lane ends whenever it runs empty). Called with the
+        condition held."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = Lane(last_took=self._took.get(key, 0.0))
+        return lane
+
+    def _admit(self, key: str) -> Lane | None:
+        """The lane that takes one more job of ``key`` (None: set it aside); waits only for a lane that drains.
+        Called with the condition held. Looked up again after each wait: the lane waited for may have run empty
+        and ended meanwhile, and a job put in an ended lane would never be taken."""
         while True:
+            lane = self._lane(key)
             now = time.monotonic()
             if lane.slow(now, self.slow_after):
-                return len(lane.waiting) < self.per_target
+                return lane if len(lane.waiting) < self.per_target else None
             if len(lane.waiting) < LANE_BACKLOG:
-                return True
+                return lane
             if not lane.draining(now):
-                # No send ended and nothing taken lately: maybe a target turning slow. Not waited for, up to
+                # No send ended lately: a new lane, or maybe a target turning slow. Not waited for, up to
                 # LANE_HOLD; past it, set aside when every one of its PER_TARGET sends is in flight (the target
                 # holds them), waited for when its runners wait for a thread of the pool.
                 if len(lane.waiting) < LANE_HOLD:
-                    return True
+                    return lane
                 if len(lane.sending) >= self.per_target:
-                    return False
+                    return None
             self._cond.wait(PATIENCE)
 
     def _trim(self, lane: Lane, now: float) -> list[Item]:
@@ -227,7 +235,6 @@ class Dispatcher:
             now = time.monotonic()
             known = lane.last_took > 0 and not lane.slow(now, self.slow_after)
             size = max(1, min(CHUNK, fit)) if known else 1
-            lane.progressed_at = now
             self._cond.notify_all()  # the main loop may be waiting for this lane to drain
             return [lane.waiting.popleft() for _ in range(min(size, len(lane.waiting)))]
 

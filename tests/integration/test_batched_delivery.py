@@ -4,10 +4,12 @@ claim, attempt and webhook-id; per-target lanes keep a slow target from holding 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -345,3 +347,55 @@ def test_a_delivery_batch_that_raises_is_failed_by_rq_as_any_job(app: Flask, red
     work(app, redis_db)
     assert FailedJobRegistry("hooks", connection=connection).get_job_ids() == ["broken"]
     assert Job.fetch("broken", connection=connection).get_status() == JobStatus.FAILED
+
+
+def test_a_job_routed_while_its_lane_runs_empty_and_ends_goes_to_the_targets_next_lane(
+    app: Flask, redis_db: str, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main loop waits at a draining lane that has LANE_BACKLOG jobs waiting. Should the lane's runners send
+    them all and end it meanwhile, the job goes to the target's next lane, never into the ended one, where no
+    runner would take it (make bench found one: a hook job left pending for ever, and a runner failing on a lane
+    gone from under it)."""
+    monkeypatch.setattr(dispatch.Lane, "draining", lambda _lane, _now: True)
+    add_policy(app, [{"address": sink.url}], name="fast")
+    push_events(app, dispatch.LANE_BACKLOG + 1)
+    key = queue.target_key(sink.url)
+    items = [dispatch.Item(j.id, j.uuid, key) for j in jobs(app)]
+    dispatcher = dispatch.Dispatcher(app)
+    real = dispatcher._cond
+    waited: list[int] = []
+
+    class TheLaneEndsWhileTheMainLoopWaits:
+        """The dispatcher's condition, except that the main loop's first wait lasts until the lane has ended."""
+
+        def __enter__(self) -> bool:
+            return real.__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            real.__exit__(*exc)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if threading.current_thread() is not threading.main_thread() or waited:
+                return real.wait(timeout)
+            waited.append(len(dispatcher._lanes[key].waiting))
+            real.release()
+            try:
+                deadline = time.monotonic() + 10
+                while key in dispatcher._lanes and time.monotonic() < deadline:
+                    time.sleep(0.005)
+            finally:
+                real.acquire()
+            return True
+
+    dispatcher._cond = TheLaneEndsWhileTheMainLoopWaits()  # type: ignore[assignment]
+    try:
+        assert dispatcher.route(items) == 0
+        assert waited == [dispatch.LANE_BACKLOG], "the main loop waited at the lane, LANE_BACKLOG jobs in it"
+        assert dispatcher.drain(timeout=10), "the job routed after the wait was taken and recorded"
+    finally:
+        dispatcher.close()
+    assert sorted(r.headers["webhook-id"] for r in sink.wait_for(len(items))) == sorted(i.uuid for i in items)
+    assert [(j.status, j.attempt_count) for j in jobs(app)] == [("success", 1)] * len(items)
