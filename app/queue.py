@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
+from rq.worker import WorkerStatus
 
 # Fresh deliveries first; retries on their own lower-priority queue so a backlog of old
 # retries never starves new events (a worker takes from the queues in this order).
@@ -259,18 +260,27 @@ class Worker(SimpleWorker):
     HEARTBEAT_EVERY = 1.0
 
     _beaten_at = float("-inf")
+    _routing = False
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         if job.func_name not in self.LEAN:
             super().execute_job(job, queue)
             return
+        self._routing = True
         try:
             job.func(*job.args, **job.kwargs)
         except Exception:
             self.log.exception("Worker %s: delivery batch %s failed", self.name, job.id)
             self.handle_job_failure(job, queue, exc_string=traceback.format_exc())
             return
+        finally:
+            self._routing = False
         self.connection.delete(job.key)
+
+    def get_state(self) -> str:
+        """BUSY while a batch routes (not written to Redis): a SIGTERM then stops the loop after the batch, as RQ
+        does for any job it runs, instead of raising StopRequested in the middle of it."""
+        return WorkerStatus.BUSY if self._routing else super().get_state()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if timeout is None and pipeline is None:

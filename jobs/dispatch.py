@@ -170,11 +170,12 @@ class Dispatcher:
                 return lane
             if not lane.draining(now):
                 # No send ended lately: a new lane, or maybe a target turning slow. Not waited for, up to
-                # LANE_HOLD; past it, set aside when every one of its PER_TARGET sends is in flight (the target
-                # holds them), waited for when its runners wait for a thread of the pool.
+                # LANE_HOLD; past it, set aside when every one of its PER_TARGET sends has been in flight for
+                # PATIENCE (the target holds them), waited for while they have just begun (a new lane's first
+                # sends) or its runners wait for a thread of the pool.
                 if len(lane.waiting) < LANE_HOLD:
                     return lane
-                if len(lane.sending) >= self.per_target:
+                if len(lane.sending) >= self.per_target and now - max(lane.sending.values()) > PATIENCE:
                     return None
             self._cond.wait(PATIENCE)
 
