@@ -14,11 +14,10 @@ it. A slow lane keeps at most PER_TARGET jobs waiting; more of its jobs are **se
 so holds at most PER_TARGET threads, never the main loop, and other targets' lanes run on the rest of the
 pool. The main loop waits at a lane only while it drains: a lane with LANE_BACKLOG jobs waiting makes it wait
 for the lane's next take (back-pressure at the speed of the target), but a lane none of whose sends
-ended for PATIENCE (a new lane, or one turning slow) is not waited for: it holds up to
-LANE_HOLD routed, unclaimed jobs (more are set aside while all its PER_TARGET sends are in flight), and the
+ended for PATIENCE (a new lane, or one turning slow) is not waited for: it holds up to LANE_HOLD routed,
+unclaimed jobs (more are set aside once all its PER_TARGET sends have been in flight for PATIENCE), and the
 surplus over PER_TARGET is set aside as soon as it is recognised slow (the recorder looks every WATCH_EVERY
-seconds). The whole process waits when HELD_LIMIT jobs are routed
-and not yet recorded.
+seconds). The whole process waits when HELD_LIMIT jobs are routed and not yet recorded.
 
 Guarantees (DESIGN §2) are the database's, as before: a job is claimed only just before it is sent, with its
 lease; a claimed job whose lease would run out before a send could end is not sent (the sweeper records it as
@@ -56,9 +55,9 @@ CHUNK = 8  # jobs a runner claims at once from a lane that is not slow
 LANE_BACKLOG = 2 * PER_TARGET
 # A lane none of whose sends ended for PATIENCE seconds is not waited for: it is new (its runners' first takes say
 # nothing of how fast it drains), or it may be turning slow, which takes SLOW_AFTER to tell. It then holds up to
-# LANE_HOLD jobs (routed, unclaimed: rows still pending), more are set aside while its PER_TARGET sends are all in
-# flight; once it is slow, all but PER_TARGET of them are. (Waiting PATIENCE at each new lane cost a healthy burst
-# queued behind a slow target's backlog a tenth of its rate: make bench, isolation.)
+# LANE_HOLD jobs (routed, unclaimed: rows still pending), more are set aside once its PER_TARGET sends have all
+# been in flight for PATIENCE; once it is slow, all but PER_TARGET of them are. (Waiting PATIENCE at each new lane
+# cost a healthy burst queued behind a slow target's backlog a tenth of its rate: make bench, isolation.)
 PATIENCE = 0.05
 LANE_HOLD = 8 * LANE_BACKLOG
 WATCH_EVERY = 0.05  # how often the recorder looks for lanes that turned slow with a surplus waiting
