@@ -166,19 +166,18 @@ def waiting(url: str, uuids: Sequence[str]) -> set[str]:
         carrier = _batches(conn, uuids)
         ids = sorted(set(carrier.values()))
         jobs = [job for job in Job.fetch_many(ids, connection=conn) if job is not None]
-        waiting_ids = {job.id for job in jobs if job.get_status(refresh=False) in _WAITING}
-        # A worker killed between taking a job off its queue and marking it started leaves it "queued" on no
-        # queue: nobody will ever take it. Only an id still on its queue's list is waiting.
-        listed: dict[str, set[str]] = {}
-        for job in jobs:
-            if job.id in waiting_ids and job.get_status(refresh=False) == JobStatus.QUEUED:
-                if job.origin not in listed:
-                    key = Queue(job.origin, connection=conn).key
-                    listed[job.origin] = {
-                        i.decode() if isinstance(i, bytes) else str(i) for i in conn.lrange(key, 0, -1)
-                    }
-                if job.id not in listed[job.origin]:
-                    waiting_ids.discard(job.id)
+        status = {job.id: job.get_status(refresh=False) for job in jobs}
+        # A worker killed between taking a job off its queue and marking it started (or deleting it: the lean
+        # path) leaves it "queued" on no queue: nobody will ever take it. Only an id still on its queue's list is.
+        listed = {
+            origin: set(Queue(origin, connection=conn).get_job_ids())
+            for origin in {job.origin for job in jobs if status[job.id] == JobStatus.QUEUED}
+        }
+        waiting_ids = {
+            job.id
+            for job in jobs
+            if status[job.id] in _WAITING and (status[job.id] != JobStatus.QUEUED or job.id in listed[job.origin])
+        }
         return {uuid for uuid in uuids if carrier[uuid] in waiting_ids}
     except (RedisError, OSError) as exc:
         raise QueueUnavailable(str(exc)) from exc
