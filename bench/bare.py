@@ -1,11 +1,19 @@
 """The baselines a user would pick instead of Dockhook, in the same run: a plain RQ job that POSTs the body
-(run by ``rq worker``, forking or ``SimpleWorker``), and a bare Flask JSON endpoint under the same gunicorn."""
+(run by ``rq worker``, forking or ``SimpleWorker``), a bare Flask JSON endpoint under the same gunicorn, and the
+same endpoint made durable (``durable_app``: one INSERT and a COMMIT before the answer, P2's floor)."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+from typing import Any
+
+import psycopg
 import requests
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.engine import make_url
 
 _session: requests.Session | None = None
 
@@ -35,4 +43,51 @@ def notifications() -> ResponseReturnValue:
 
 @app.get("/healthz")
 def healthz() -> ResponseReturnValue:
+    return jsonify(status="ok")
+
+
+# --- the durable floor: what any receiver that commits before it answers pays ---------------------------------
+
+durable_app = Flask(__name__)
+_connections = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's DBAPI connection to DATABASE_URL (psycopg, or sqlite3 with Dockhook's WAL and busy timeout);
+    its one table is created on first use."""
+    connection = getattr(_connections, "connection", None)
+    if connection is None:
+        url = make_url(os.environ["DATABASE_URL"])
+        if url.get_backend_name() == "sqlite":
+            connection = sqlite3.connect(url.database or "", isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=15000")
+            connection.execute("CREATE TABLE IF NOT EXISTS bench_inbox (id INTEGER PRIMARY KEY, body TEXT)")
+        else:
+            connection = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+            connection.execute("CREATE TABLE IF NOT EXISTS bench_inbox (id BIGSERIAL PRIMARY KEY, body TEXT)")
+            connection.commit()
+        _connections.connection = connection
+    return connection
+
+
+@durable_app.post("/service/notifications")
+def durable_notifications() -> ResponseReturnValue:
+    """Parse the envelope, INSERT its raw body as one row and COMMIT, then answer: one prepared statement on a
+    connection of the thread's own, no ORM. Nothing any receiver that commits before it answers can do less."""
+    document = request.get_json(force=True, silent=True) or {}
+    connection = _connection()
+    body = request.get_data(as_text=True)
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO bench_inbox (body) VALUES (?)", (body,))
+        connection.execute("COMMIT")
+    else:
+        connection.execute("INSERT INTO bench_inbox (body) VALUES (%s)", (body,), prepare=True)
+        connection.commit()
+    return jsonify(events=len(document.get("events", [])))
+
+
+@durable_app.get("/healthz")
+def durable_healthz() -> ResponseReturnValue:
     return jsonify(status="ok")

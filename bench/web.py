@@ -2,7 +2,9 @@
 
 P2: notifications/s of the captured manifest push (recorded, one matching policy with one target), sent by
 ``clients`` threads each on its own keep-alive connection, against a bare Flask JSON endpoint
-(``bench.bare:app``) under the same gunicorn and the same clients.
+(``bench.bare:app``) under the same gunicorn and the same clients; and against that endpoint made durable
+(``bench.bare:durable_app``: one INSERT and one COMMIT per notification), the most any receiver that commits before
+it answers can reach.
 
 P3: notification sent → the target's 2xx, one notification at a time in order (as docker/distribution sends),
 paced at ``rate`` (half the lowest of P1's one-worker rate, P2's rate and :func:`sequential_rate`); against a
@@ -31,6 +33,7 @@ from tests.support.sinks import Sink
 
 INGEST_LABELS = {
     "bare_flask": "bare Flask JSON endpoint, same gunicorn",
+    "bare_durable": "the same + 1 INSERT and COMMIT (durable floor)",
     "dockhook": "Dockhook receiver: push recorded, 1 policy",
 }
 LATENCY_LABELS = {
@@ -90,6 +93,9 @@ def ingestion(
         with stack.gunicorn("bench.bare:app", database_url, None) as base:
             _blast(base, pushes[:WARM_UP], clients)
             runs["bare_flask"].append(_blast(base, pushes[WARM_UP:], clients))
+        with stack.gunicorn("bench.bare:durable_app", database_url, None) as base:
+            _blast(base, pushes[:WARM_UP], clients)
+            runs["bare_durable"].append(_blast(base, pushes[WARM_UP:], clients))
         with stack.gunicorn("wsgi:app", database_url, redis_url) as base:
             _blast(base, pushes[:WARM_UP], clients)
             runs["dockhook"].append(_blast(base, pushes[WARM_UP:], clients))
