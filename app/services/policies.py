@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, netguard, queue, redact
@@ -100,18 +100,20 @@ def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
     Matched in SQL through ``policy_event_types``: only the matching policies are read, so the cost does
     not grow with other projects' policies, nor with this project's policies that do not match.
     """
-    return list(
-        db.session.scalars(
-            select(WebhookPolicy)
-            .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
-            .where(
-                or_(PolicyEventType.project_id == project_id, PolicyEventType.project_id.is_(None)),
-                PolicyEventType.event_type == event_type,
-                WebhookPolicy.enabled.is_(True),
-            )
-            .order_by(WebhookPolicy.id)
-        )
+    return list(db.session.scalars(_MATCHING, {"project_id": project_id, "event_type": event_type}))
+
+
+# Built once (a statement built per call costs its cache key each time; see registry_records._keyed).
+_MATCHING = (
+    select(WebhookPolicy)
+    .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
+    .where(
+        or_(PolicyEventType.project_id == bindparam("project_id"), PolicyEventType.project_id.is_(None)),
+        PolicyEventType.event_type == bindparam("event_type"),
+        WebhookPolicy.enabled.is_(True),
     )
+    .order_by(WebhookPolicy.id)
+)
 
 
 def admitting(matched: Sequence[WebhookPolicy], facts: policy_filters.Facts) -> list[WebhookPolicy]:

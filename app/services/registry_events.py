@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from app import clock
@@ -54,6 +54,10 @@ class RecordRules:
 
 
 _CONCURRENT_RETRIES = 3
+# The event ids already recorded among :keys (built once: see registry_records._keyed).
+_RECORDED = select(AccessLog.registry_event_id).where(
+    AccessLog.registry_event_id.in_(bindparam("keys", expanding=True))
+)
 
 
 @dataclass(frozen=True)
@@ -197,9 +201,7 @@ def _fresh(
     as their envelope's duplicates."""
     seen: set[str] = set()
     for batch in chunks({action.event_id for _, action in actions}):
-        seen.update(
-            db.session.scalars(select(AccessLog.registry_event_id).where(AccessLog.registry_event_id.in_(batch)))
-        )
+        seen.update(db.session.scalars(_RECORDED, {"keys": batch}))
     fresh = []
     for n, action in actions:
         if action.event_id in seen:

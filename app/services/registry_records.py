@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, select, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
 from app.broker import Topic
@@ -23,17 +23,44 @@ from app.broker.events import EventRecord
 from app.extensions import db
 from app.models import AccessLog, Artifact, Event, Project, Repository, Tag
 from app.registry.actions import RegistryAction
-from app.services.db import chunks, ids_by, insert_rows
+from app.services.db import chunks, insert_rows
+
+S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
-def _rows(
-    statement: Select[Any], column: ColumnElement[Any] | QueryableAttribute[Any], keys: Iterable[Any]
-) -> list[Any]:
-    """``statement`` filtered by ``column IN keys``, one query per chunk; the rows in the statement's order."""
+def _keyed(statement: S, column: ColumnElement[Any] | QueryableAttribute[Any]) -> S:
+    """``statement`` filtered by ``column IN :keys`` (an expanding parameter): built once, at import. A statement
+    built per call costs its cache key on every execution, about 0.15 ms of CPU here, a tenth of a lone
+    envelope's reads."""
+    return statement.where(column.in_(bindparam("keys", expanding=True)))
+
+
+def _rows(statement: Select[Any], keys: Iterable[Any]) -> list[Any]:
+    """``statement`` (from :func:`_keyed`) for ``keys``, one query per chunk; the rows in the statement's order."""
     found: list[Any] = []
     for batch in chunks(dict.fromkeys(keys)):
-        found.extend(db.session.scalars(statement.where(column.in_(batch))))
+        found.extend(db.session.scalars(statement, {"keys": batch}))
     return found
+
+
+_PROJECTS = _keyed(select(Project), Project.name)
+_REPOSITORIES = _keyed(select(Repository), Repository.name)
+_ARTIFACTS = _keyed(select(Artifact), tuple_(Artifact.repository_id, Artifact.digest))
+_ARTIFACTS_BY_ID = _keyed(select(Artifact), Artifact.id)
+_TAGS = _keyed(select(Tag), tuple_(Tag.repository_id, Tag.name))
+_TAGS_OF = _keyed(select(Tag), Tag.artifact_id)
+_OPENED = _keyed(
+    select(Event).where(Event.type == str(Topic.DELETE_ARTIFACT)).order_by(Event.id), Event.registry_request_id
+)
+_DIGEST_DELETES = _keyed(
+    select(AccessLog.registry_request_id, AccessLog.project_id, AccessLog.repo_name, AccessLog.digest)
+    .where(AccessLog.operation == "delete", AccessLog.repo_tag == "")
+    .order_by(AccessLog.id),
+    AccessLog.registry_request_id,
+)
+_ARTIFACT_IDS = _keyed(
+    select(Artifact.repository_id, Artifact.digest, Artifact.id), tuple_(Artifact.repository_id, Artifact.digest)
+)
 
 
 @dataclass
@@ -111,7 +138,7 @@ class Records:
     def load_projects(self, names: Iterable[str], create: bool) -> None:
         """The projects named, by name; those missing are created (one flush) when ``create``."""
         wanted = list(dict.fromkeys(names))
-        for project in _rows(select(Project), Project.name, wanted):
+        for project in _rows(_PROJECTS, wanted):
             self.projects[project.name] = project
         if not create:
             return
@@ -123,7 +150,7 @@ class Records:
 
     def load_repositories(self, wanted: dict[str, Project]) -> None:
         """The repositories named (full name → project), created where missing (one flush, for their ids)."""
-        for repository in _rows(select(Repository), Repository.name, wanted):
+        for repository in _rows(_REPOSITORIES, wanted):
             self.repositories[repository.name] = repository
         missing = [
             Repository(project_id=project.id, name=name, pull_count=0, push_count=0)
@@ -150,25 +177,24 @@ class Records:
             for action, _, repository in actions
             if action.operation == "delete" and not action.tag and action.digest
         ]
-        tags.extend(_rows(select(Tag), Tag.artifact_id, [a.id for a in deleted if isinstance(a, Artifact)]))
+        tags.extend(_rows(_TAGS_OF, [a.id for a in deleted if isinstance(a, Artifact)]))
         self._index_tags(tags)
         for key in named:
             self.tags.setdefault(key, None)
         self._load_deletes([action for action, _, _ in actions])
 
     def _artifacts_by_key(self, keys: set[tuple[int, str]]) -> list[Artifact]:
-        statement = select(Artifact)
-        return _rows(statement, tuple_(Artifact.repository_id, Artifact.digest), keys)
+        return _rows(_ARTIFACTS, keys)
 
     def _tags_by_key(self, keys: set[tuple[int, str]]) -> list[Tag]:
-        return _rows(select(Tag), tuple_(Tag.repository_id, Tag.name), keys)
+        return _rows(_TAGS, keys)
 
     def _index_tags(self, tags: list[Tag]) -> None:
         unique = sorted({id(tag): tag for tag in tags}.values(), key=lambda tag: tag.id)
         known: dict[int | None, AnyArtifact] = {a.id: a for a in self.artifacts.values() if isinstance(a, Artifact)}
         # The artifacts the tags point at that no event names by digest (a tag deleted by name, say).
         unknown = [tag.artifact_id for tag in unique if tag.artifact_id not in known]
-        known.update((artifact.id, artifact) for artifact in _rows(select(Artifact), Artifact.id, unknown))
+        known.update((artifact.id, artifact) for artifact in _rows(_ARTIFACTS_BY_ID, unknown))
         for tag in unique:
             artifact = known[tag.artifact_id]
             self.tags[(tag.repository_id, tag.name)] = tag
@@ -179,16 +205,10 @@ class Records:
         requests = {action.request_id for action in actions if action.operation == "delete" and action.request_id}
         if not requests:
             return
-        opened = select(Event).where(Event.type == str(Topic.DELETE_ARTIFACT)).order_by(Event.id)
-        for event in _rows(opened, Event.registry_request_id, requests):
+        for event in _rows(_OPENED, requests):
             self.opened.setdefault((event.registry_request_id, event.repository), event)
-        deletes = (
-            select(AccessLog.registry_request_id, AccessLog.project_id, AccessLog.repo_name, AccessLog.digest)
-            .where(AccessLog.operation == "delete", AccessLog.repo_tag == "")
-            .order_by(AccessLog.id)
-        )
         for batch in chunks(requests):
-            for row in db.session.execute(deletes.where(AccessLog.registry_request_id.in_(batch))):
+            for row in db.session.execute(_DIGEST_DELETES, {"keys": batch}):
                 self.note_digest_delete(row.registry_request_id, row.project_id, row.repo_name, row.digest)
 
     # --- reading and changing, in event order ------------------------------------------------------
@@ -292,7 +312,9 @@ class Records:
     def _write_artifacts(self) -> None:
         insert_rows(Artifact, [artifact.values() for artifact in self.new_artifacts])
         keys = [(artifact.repository_id, artifact.digest) for artifact in self.new_artifacts]
-        ids = ids_by(tuple_(Artifact.repository_id, Artifact.digest), Artifact.id, keys)
+        ids: dict[tuple[int, str], int] = {}
+        for batch in chunks(dict.fromkeys(keys)):
+            ids.update(((row[0], row[1]), row[2]) for row in db.session.execute(_ARTIFACT_IDS, {"keys": batch}))
         for artifact, key in zip(self.new_artifacts, keys, strict=True):
             artifact.id = ids[key]
         self.new_artifacts.clear()
