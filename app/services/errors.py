@@ -25,6 +25,13 @@ class Invalid(ServiceError):
     status = 400
 
 
+class Unprocessable(ServiceError):
+    """Well-formed, but not what the request may do: an Idempotency-Key reused for a different request."""
+
+    code = "UNPROCESSABLE_ENTITY"
+    status = 422
+
+
 class DatabaseUnavailable(ServiceError):
     """The database could not be reached or could not commit; nothing was recorded."""
 

@@ -223,6 +223,36 @@ def test_an_idempotency_key_makes_a_resend_record_nothing(api: FlaskClient, sink
     assert counts(api) == (3, 2)
 
 
+def test_an_idempotency_key_reused_for_another_event_is_refused_and_changes_nothing(
+    api: FlaskClient, sink: Sink
+) -> None:
+    subscribe(api, "scans", ["SCANNING_FAILED", "SCANNING_STOPPED"], [{"type": "http", "address": sink.url}])
+    key = {"Idempotency-Key": "scan-91c3"}
+    first = publish(api, "SCANNING_FAILED", headers=key, operator="trivy", occur_at=1_700_000_000)
+    assert first.status_code == 201, first.get_json()
+    other_tag = copy.deepcopy(SAMPLES["SCANNING_FAILED"])
+    other_tag["resources"][0]["tag"] = "3.20"
+    refused = {
+        "event_data": publish(api, "SCANNING_FAILED", other_tag, headers=key, operator="trivy", occur_at=1_700_000_000),
+        "type": publish(
+            api, "SCANNING_STOPPED", SAMPLES["SCANNING_FAILED"], headers=key, operator="trivy", occur_at=1_700_000_000
+        ),
+        "operator": publish(api, "SCANNING_FAILED", headers=key, operator="clair", occur_at=1_700_000_000),
+        "occur_at": publish(api, "SCANNING_FAILED", headers=key, operator="trivy", occur_at=1_700_000_060),
+    }
+    for differs, answer in refused.items():
+        assert answer.status_code == 422, (differs, answer.get_json())
+        message = answer.get_json()["errors"][0]["message"]
+        assert f"({differs} differ)" in message and "new key" in message, message
+        assert "3.20" not in message and "clair" not in message, "names what differs, never the values"
+    assert counts(api) == (1, 1), "a refused re-send records nothing"
+    again = publish(api, "SCANNING_FAILED", headers=key, operator="trivy", occur_at=1_700_000_000)
+    assert (again.status_code, again.get_json()) == (200, {**first.get_json(), "duplicate": True})
+    # occur_at left out: the first event's time stands (a re-send's own "now" is no difference).
+    assert publish(api, "SCANNING_FAILED", headers=key, operator="trivy").status_code == 200
+    assert counts(api) == (1, 1)
+
+
 def test_filters_apply_to_published_events(api: FlaskClient, sink: Sink) -> None:
     target = [{"type": "http", "address": sink.url}]
     subscribe(api, "by-trivy", ["SCANNING_COMPLETED"], target, filters={"operators": ["trivy"]})

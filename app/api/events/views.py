@@ -9,7 +9,6 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from app import clock
 from app.api import auth
 from app.api.base import HarborBlueprint, project
 from app.api.events.schemas import EXAMPLE, PublishBodySchema, PublishedSchema, PublishHeadersSchema
@@ -37,15 +36,19 @@ class Events(MethodView):
     )
     @blp.alt_response(403, description="The caller may not publish events in this project")
     @blp.alt_response(404, description="Unknown project")
+    @blp.alt_response(
+        422, description="The Idempotency-Key was first used for another event (type, operator, event_data, occur_at)"
+    )
     def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Any:
         """Publish one event of a project. ``type`` is one of Harbor's SCANNING_COMPLETED, SCANNING_FAILED,
         SCANNING_STOPPED, QUOTA_EXCEED, QUOTA_WARNING, REPLICATION, TAG_RETENTION and ``event_data`` has the shape
         Harbor's webhooks give it. The project's and the system-wide policies subscribed to the type (and whose
         filters take it) get one hook job per target. An ``Idempotency-Key`` header makes a re-send (a retry after
-        a timeout) record nothing and answer 200 with the first event."""
+        a timeout) record nothing and answer 200 with the first event; the same key with another event is refused
+        (422)."""
         principal = auth.current()
         owner = project(body["project"])
-        occurred = datetime.fromtimestamp(body["occur_at"], UTC) if body.get("occur_at") is not None else clock.now()
+        occurred = datetime.fromtimestamp(body["occur_at"], UTC) if body.get("occur_at") is not None else None
         outcome = published_events.publish(
             current_broker(),
             project=owner,
