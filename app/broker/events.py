@@ -111,6 +111,14 @@ class PublishedEvent:
         return str(repository.get("repo_full_name") or "")
 
     @property
+    def digest(self) -> str:
+        """The digest of the first resource that names one (the artifact a scan or quota event is about), or ""."""
+        for resource in self.event_data.get("resources") or []:
+            if resource.get("digest"):
+                return str(resource["digest"])
+        return ""
+
+    @property
     def tags(self) -> tuple[str, ...] | None:
         """The tags its resources name, or None when it has no resources."""
         resources = self.event_data.get("resources")

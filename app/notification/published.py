@@ -13,7 +13,7 @@ from app.broker import Broker, Topic
 from app.broker.events import PublishedEvent
 from app.broker.topics import PUBLISHED_TYPES
 from app.notification.hooks import fan_out
-from app.services import event_rows
+from app.services import event_rows, repositories
 from app.services.event_rows import NewEvent
 from app.services.policy_filters import Facts
 
@@ -42,12 +42,26 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
             row=row,
             project_id=event.project_id,
             event_type=str(topic),
-            facts=Facts(operator=event.operator, repository=event.repository or None, tags=event.tags),
+            facts=Facts(
+                operator=event.operator,
+                repository=event.repository or None,
+                tags=event.tags,
+                media_type=_media_type(event),
+            ),
             payload=lambda: default_payload(topic, event),
             request_id=event.request_id,
         )
 
     return handle_published_event
+
+
+def _media_type(event: PublishedEvent) -> str | None:
+    """The media type of the artifact the event is about, as recorded from the registry (producers do not send
+    one): what a policy's ``media_types`` filter matches. None without a repository and digest, or for an
+    artifact Dockhook never saw pushed or pulled."""
+    if not event.repository or not event.digest:
+        return None
+    return repositories.media_type_of(event.repository, event.digest)
 
 
 def default_payload(topic: Topic, event: PublishedEvent) -> dict[str, Any]:

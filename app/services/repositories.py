@@ -1,4 +1,4 @@
-"""Repositories of a project: listing with counters, and one by name."""
+"""Repositories of a project: listing with counters, one by name, and an artifact's recorded media type."""
 
 from __future__ import annotations
 
@@ -76,3 +76,14 @@ def get(project: Project, name: str) -> tuple[Repository, int]:
     if row is None:
         raise NotFound(f"repository {name} not found in project {project.name}")
     return row[0], int(row[1])
+
+
+def media_type_of(repository: str, digest: str) -> str | None:
+    """The media type recorded for the manifest ``digest`` of ``repository`` (its full name, ``library/nginx``)
+    from the registry's push or pull of it; None when Dockhook never saw it."""
+    found = db.session.scalar(
+        select(Artifact.media_type)
+        .join(Repository, Repository.id == Artifact.repository_id)
+        .where(Repository.name == repository, Artifact.digest == digest)
+    )
+    return found or None

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, HookJob
+from tests.integration.test_delivery import push
 from tests.support.sinks import Sink
 from worker import run_worker
 
@@ -251,6 +252,25 @@ def test_an_idempotency_key_reused_for_another_event_is_refused_and_changes_noth
     # occur_at left out: the first event's time stands (a re-send's own "now" is no difference).
     assert publish(api, "SCANNING_FAILED", headers=key, operator="trivy").status_code == 200
     assert counts(api) == (1, 1)
+
+
+def test_a_media_types_filter_takes_a_published_event_by_the_recorded_media_type_of_its_artifact(
+    api: FlaskClient, hook_app: Flask, sink: Sink
+) -> None:
+    target = [{"type": "http", "address": sink.url}]
+    subscribe(api, "images", ["SCANNING_COMPLETED"], target, filters={"media_types": ["image"]})
+    subscribe(api, "indexes", ["SCANNING_COMPLETED"], target, filters={"media_types": ["index"]})
+    subscribe(api, "any", ["SCANNING_COMPLETED"], target)
+    assert publish(api, "SCANNING_COMPLETED").get_json()["hook_jobs"] == 1, "an artifact never seen has no media type"
+    push(hook_app)  # the registry's push of library/alpine:3.19, whose manifest is DIGEST (an OCI image manifest)
+    scanned = publish(api, "SCANNING_COMPLETED")
+    assert scanned.status_code == 201 and scanned.get_json()["hook_jobs"] == 2
+    with hook_app.app_context():
+        made = db.session.scalars(select(HookJob.policy_name).where(HookJob.event_id == scanned.get_json()["event_id"]))
+        assert sorted(made) == ["any", "images"]
+    elsewhere = copy.deepcopy(SAMPLES["SCANNING_COMPLETED"])
+    elsewhere["repository"] = {**REPOSITORY, "name": "busybox", "repo_full_name": "library/busybox"}
+    assert publish(api, "SCANNING_COMPLETED", elsewhere).get_json()["hook_jobs"] == 1, "looked up in its repository"
 
 
 def test_filters_apply_to_published_events(api: FlaskClient, sink: Sink) -> None:
