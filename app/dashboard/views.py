@@ -102,31 +102,52 @@ def logout() -> BaseResponse:
 
 @bp.get("/")
 def index() -> str:
-    """Projects, their policies and their hook jobs by status."""
-    return render_template("dashboard/projects.html", summaries=overview.projects(_caller()), refresh=REFRESH)
+    """Projects, their policies and their hook jobs by status; for a system administrator, the system-wide
+    policies' too."""
+    caller = _caller()
+    return render_template(
+        "dashboard/projects.html",
+        summaries=overview.projects(caller),
+        system=overview.system(caller),
+        refresh=REFRESH,
+    )
 
 
 @bp.get("/projects/<name>")
 def project(name: str) -> str:
     """A project's policies (targets masked) and its hook jobs, filtered by status, event type and time."""
-    owner = _project(name, "list")
+    return _policies_page(_project(name, "list"))
+
+
+@bp.get("/system")
+def system() -> str:
+    """The system-wide policies (they take every project's events) and their hook jobs: system administrators
+    only; for anyone else the page does not exist (as their jobs do not, see :func:`_job`)."""
+    if not _caller().sysadmin:
+        abort(404)
+    return _policies_page(None)
+
+
+def _policies_page(owner: Any) -> str:
+    """A project's page, or with ``owner`` None the system-wide policies' page: the same filters and paging."""
+    owner_id = owner.id if owner is not None else None
     statuses = [s for s in request.args.getlist("status") if s in STATUSES]
     event_type = request.args.get("event_type", "")
     since_key = request.args.get("since", "")
     since = clock.now() - SINCE[since_key] if since_key in SINCE else None
     page = _page_number(request.args.get("page"))
     filters = hook_job_queries.JobFilter(status=statuses or None, event_type=event_type or None, since=since)
-    jobs, total = hook_job_queries.page(owner.id, page, PAGE_SIZE, filters)
-    policies = [_policy_view(p) for p in overview.policies(owner.id)]
+    jobs, total = hook_job_queries.page(owner_id, page, PAGE_SIZE, filters)
+    policies = [_policy_view(p) for p in overview.policies(owner_id)]
     return render_template(
         "dashboard/project.html",
         project=owner,
         policies=policies,
         jobs=jobs,
         total=total,
-        counts=overview.job_counts(owner.id),
+        counts=overview.job_counts(owner_id),
         statuses=STATUSES,
-        event_types=overview.event_types(owner.id),
+        event_types=overview.event_types(owner_id),
         chosen={"status": statuses, "event_type": event_type, "since": since_key},
         since_choices=list(SINCE),
         page=page,

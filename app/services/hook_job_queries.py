@@ -32,8 +32,9 @@ class JobFilter:
     since: datetime | None = None
 
 
-def page(project_id: int, page: int, page_size: int, filters: JobFilter) -> tuple[list[HookJob], int]:
-    """One page of a project's hook jobs, newest first, and the total that match ``filters``."""
+def page(project_id: int | None, page: int, page_size: int, filters: JobFilter) -> tuple[list[HookJob], int]:
+    """One page of a project's hook jobs (None: the system-wide policies'), newest first, and the total that match
+    ``filters``."""
     query = select(HookJob).where(HookJob.project_id == project_id)
     if filters.status:
         query = query.where(HookJob.status.in_(filters.status))

@@ -51,7 +51,7 @@ def screenshot(page: Any, name: str) -> None:
 
 
 def test_a_push_and_a_failing_target_show_up_and_redeliver_works_from_the_page(
-    dockhook: Dockhook, registry: Registry, worker: Process, sink: Sink, tmp_path: Path
+    dockhook: Dockhook, registry: Registry, worker: Process, sink: Sink, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     missing = missing_tools()
     if missing:  # under CI a skip here is a failure (tests/conftest.py)
@@ -65,6 +65,15 @@ def test_a_push_and_a_failing_target_show_up_and_redeliver_works_from_the_page(
     }
     assert api(dockhook, "POST", "/api/v2.0/projects/library/webhook/policies", policy)[0] == 201
     sink.respond = lambda _: Reply(status=503, body=b"maintenance: back soon")
+    # A system-wide policy (every project's events) delivering to a target of its own, which answers 200.
+    audit = Sink()
+    request.addfinalizer(audit.close)
+    everywhere = {
+        "name": "audit-everywhere",
+        "event_types": ["PUSH_ARTIFACT"],
+        "targets": [{"type": "http", "address": f"{audit.url}/audit?key=audit-secret"}],
+    }
+    assert api(dockhook, "POST", "/api/v2.0/webhook/policies", everywhere)[0] == 201
 
     layout = tmp_path / "layout"
     oci_image.build_layout(layout, "1.0")
@@ -78,6 +87,7 @@ def test_a_push_and_a_failing_target_show_up_and_redeliver_works_from_the_page(
         return rows[0] if status == 200 and rows and rows[0]["status"] == "error" else None
 
     job = processes.wait_until(final_job, timeout=30, what="the failed hook job", processes=[dockhook.process, worker])
+    assert len(audit.wait_for(1, timeout=20)) == 1, "the system-wide policy's delivery"
 
     with chromium_page() as (page, traffic):
         page.goto(f"{dockhook.url}/")
@@ -92,7 +102,24 @@ def test_a_push_and_a_failing_target_show_up_and_redeliver_works_from_the_page(
         page.wait_for_selector("h1:text('Projects')", timeout=WAIT_MS)
         row = page.locator("tr", has=page.locator("a", has_text="library"))
         assert "error 1" in row.inner_text()
+        system_row = page.locator("tr.system")
+        deadline = time.monotonic() + 20
+        while "success 1" not in system_row.inner_text() and time.monotonic() < deadline:
+            time.sleep(0.5)  # the worker records the audit delivery's outcome just after the target answered
+            page.reload()
+        assert "success 1" in system_row.inner_text()
         screenshot(page, "projects")
+
+        page.click("a:text('System-wide policies')")
+        page.wait_for_selector("h1:text('System-wide policies')")
+        assert "audit-everywhere" in page.locator("table.policies").inner_text()
+        assert "key=******" in page.locator("table.policies").inner_text()
+        assert page.locator("table.jobs tbody tr").count() == 1
+        assert "success" in page.locator("table.jobs tbody tr").inner_text()
+        assert "audit-secret" not in page.content()
+        screenshot(page, "system")
+        page.click("a:text('Projects')")
+        page.wait_for_selector("h1:text('Projects')")
 
         page.click("a:text('library')")
         page.wait_for_selector("table.jobs")

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.dashboard import views as dashboard_views
 from app.extensions import db
 from app.models import HookJob
 from app.services import projects, roles, users
@@ -235,8 +236,51 @@ def test_a_system_wide_policys_job_is_shown_to_system_administrators_only(
         assert signed.status_code == 302, (name, signed.status_code)
         return client
 
-    page = browser("root").get(f"/hook-jobs/{job.uuid}")
+    root = browser("root")
+    page = root.get(f"/hook-jobs/{job.uuid}")
     assert page.status_code == 200 and "everywhere" in page.text
+    assert 'href="/system">System-wide policies</a>' in page.text, "the job's crumbs lead to its policies' page"
+    index = root.get("/").text
+    assert 'href="/system"' in index and "pending 1" in index.split('class="system"')[1].split("</tr>")[0]
+    system = root.get("/system")
+    assert system.status_code == 200 and "<h1>System-wide policies</h1>" in system.text
+    assert "everywhere" in system.text and job.uuid in system.text
+    assert job.uuid not in root.get("/system?status=success").text, "the page's filters apply"
+    assert job.uuid in root.get("/system?status=pending&event_type=PUSH_ARTIFACT&since=1h").text
+    assert job.uuid not in root.get("/projects/library").text, "a project's page keeps to its own policies' jobs"
     mia = browser("mia")
     assert mia.get(f"/hook-jobs/{job.uuid}").status_code == 404
     assert "everywhere" not in mia.get("/projects/library").text
+    assert mia.get("/system").status_code == 404, "only system administrators see the system-wide policies"
+    assert "/system" not in mia.get("/").text
+
+
+def test_the_project_and_system_pages_page_their_hook_jobs(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(dashboard_views, "PAGE_SIZE", 1)
+    app = make_app(notify_token=replay.TOKEN, api_token=TOKEN, redis_url=redis_db, retry_schedule=())
+    add_policy(app, [{"address": sink.url}, {"address": sink.url + "/b"}])
+    api = app.test_client()
+    targets = [{"type": "http", "address": sink.url + "/c"}, {"type": "http", "address": sink.url + "/d"}]
+    body = {"name": "everywhere", "targets": targets, "event_types": ["PUSH_ARTIFACT"]}
+    created = api.post("/api/v2.0/webhook/policies", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert created.status_code == 201, created.get_json()
+    push(app)
+    by_scope: dict[bool, list[str]] = {True: [], False: []}
+    for job in jobs(app):
+        by_scope[job.project_id is None].append(job.uuid)
+    assert len(by_scope[True]) == len(by_scope[False]) == 2
+    client = app.test_client()
+    assert sign_in(client) == 302
+    for path, mine in (("/projects/library", by_scope[False]), ("/system", by_scope[True])):
+        first = client.get(f"{path}?status=pending").text
+        assert "page 1 of 2" in first and "newer" not in first
+        older = re.search(r'href="([^"]+)">older</a>', first)
+        assert older, first
+        link = older.group(1).replace("&amp;", "&")
+        assert link.startswith(f"{path}?") and "page=2" in link and "status=pending" in link
+        second = client.get(link).text
+        assert "page 2 of 2" in second and 'href="' in second.split(">newer<")[0]
+        shown = [uuid for uuid in mine if uuid in first] + [uuid for uuid in mine if uuid in second]
+        assert sorted(shown) == sorted(mine), "each job on one page, none on both"
