@@ -63,7 +63,7 @@ class TargetDisabledEvent:
     ``address`` is already masked (app.redact): the event goes to other targets, never the URL's tokens.
     """
 
-    project_id: int
+    project_id: int | None  # None: a system-wide policy's target
     policy_id: int
     policy_name: str
     target_index: int

@@ -21,7 +21,8 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # None: an event of no project (a system-wide policy's target disabled).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     repository: Mapped[str] = mapped_column(String(512), default="")
     operator: Mapped[str] = mapped_column(String(255), default="")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -28,7 +28,7 @@ class HookEvent:
     """
 
     event: NewEvent
-    project_id: int
+    project_id: int | None
     policy: WebhookPolicy
     target_index: int
     target: dict[str, Any]
@@ -41,14 +41,15 @@ def fan_out(
     broker: Broker,
     *,
     row: NewEvent,
-    project_id: int,
+    project_id: int | None,
     event_type: str,
     facts: Facts,
     payload: Callable[[], dict[str, Any]],
     request_id: str = "",
 ) -> int:
     """Publish one hook event per enabled target of every policy that takes this event: the project's and the
-    system-wide policies subscribed to ``event_type`` (``policies.matching``) whose filters admit ``facts``.
+    system-wide policies subscribed to ``event_type`` (``policies.matching``) whose filters admit ``facts``; an
+    event of no project (``project_id`` None) only the system-wide ones.
     A filtered-out event makes no hook job. ``payload`` builds the Default payload, once, only if some policy
     takes the event. Returns how many hook events were published."""
     # Read once per transaction: an envelope of many events asks the same questions.

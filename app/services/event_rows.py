@@ -26,7 +26,7 @@ class NewEvent:
     """An event row not written yet; ``id`` is known once :func:`write` ran."""
 
     type: str
-    project_id: int
+    project_id: int | None
     repository: str
     operator: str
     occurred_at: datetime

@@ -92,9 +92,10 @@ class PolicyInput:
     filters: Mapping[str, Any] | _Keep | None = KEEP
 
 
-def matching(project_id: int, event_type: str) -> list[WebhookPolicy]:
+def matching(project_id: int | None, event_type: str) -> list[WebhookPolicy]:
     """The enabled policies subscribed to ``event_type`` (a canonical 2.x name) that take events of
-    ``project_id``: the project's own and the system-wide ones, oldest first. Every producer of events finds
+    ``project_id``: the project's own and the system-wide ones, oldest first (``project_id`` None, an event of
+    no project: the system-wide ones only; ``= NULL`` matches no row). Every producer of events finds
     its policies here. Filters are not applied here (the caller knows the event: ``admitting``).
 
     Matched in SQL through ``policy_event_types``: only the matching policies are read, so the cost does

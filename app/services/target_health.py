@@ -149,9 +149,7 @@ def _disable_if_failing(job: HookJob, consecutive: int, failing_since: datetime,
     target = targets[index]
     address = redact.address(str(target.get("address", "")), str(target.get("type", "http")))
     log.warning("policy %s target %d (%s) disabled: %s", policy.id, index, address, reason)
-    if policy.project_id is None:
-        # A system-wide policy's target: events belong to a project, so this one is logged (above), not published.
-        return True
+    # A system-wide policy's target: an event of no project, delivered to the system-wide policies subscribed to it.
     current_broker().publish(
         Topic.WEBHOOK_TARGET_DISABLED,
         TargetDisabledEvent(

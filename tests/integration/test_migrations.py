@@ -150,6 +150,51 @@ def test_migration_0010_adds_the_target_health_tables_and_downgrades_back(make_a
         assert primary == ["policy_id", "target_key", "hour"]
 
 
+def test_migration_0011_lets_an_event_have_no_project_and_downgrades_those_away(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    with app.app_context():
+        owner = projects.ensure("library")
+        now = clock.system_now()
+        kept = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=now, data={})
+        orphan = Event(type="WEBHOOK_TARGET_DISABLED", project_id=None, occurred_at=now, data={})
+        db.session.add_all([kept, orphan])
+        db.session.flush()
+        for number, event in enumerate((kept, orphan)):
+            job_id = db.session.execute(
+                insert(HookJob.__table__).values(
+                    uuid=f"00000000-0000-4000-8000-00000000001{number}",
+                    event_id=event.id,
+                    project_id=event.project_id,
+                    policy_id=None,
+                    event_type=event.type,
+                    notify_type="http",
+                    target={"type": "http", "address": "https://ci.example.com/in"},
+                    payload="{}",
+                    status="success",
+                    creation_time=now,
+                    update_time=now,
+                )
+            ).inserted_primary_key[0]
+            db.session.execute(
+                insert(HookAttempt.__table__).values(
+                    hook_job_id=job_id, number=1, started_at=now, duration_ms=5, status_code=200, outcome="success"
+                )
+            )
+        db.session.commit()
+        kept_id = kept.id
+        db.session.close()
+
+        downgrade(revision="0010_target_health")
+        assert db.session.scalars(select(Event.__table__.c.id)).all() == [kept_id], "events of no project go"
+        assert db.session.scalar(select(func.count()).select_from(HookJob.__table__)) == 1, "with their jobs"
+        assert db.session.scalar(select(func.count()).select_from(HookAttempt.__table__)) == 1, "and attempts"
+        db.session.close()
+        upgrade()
+        column = next(c for c in inspect(db.engine).get_columns("events") if c["name"] == "project_id")
+        assert column["nullable"] is True
+        assert db.session.scalar(select(func.count()).select_from(HookAttempt.__table__)) == 1, "the copy keeps rows"
+
+
 def test_migration_0009_keeps_every_row_that_points_at_the_copied_tables_and_downgrades_system_policies_away(
     make_app: Callable[..., Flask],
 ) -> None:

@@ -203,3 +203,47 @@ def test_the_window_is_the_setting_and_the_event_is_recorded_without_a_subscribe
             10,
         )
     assert [j.event_type for j in jobs(app)] == ["PUSH_ARTIFACT"], "nobody subscribes: no hook job"
+
+
+def test_a_system_wide_policys_target_disabled_is_an_event_of_no_project_for_the_system_wide_subscribers(
+    make_app: Callable[..., Flask], redis_db: str, sink: Sink, alerts: Sink, fake_clock: FakeClock
+) -> None:
+    app = make_app(
+        notify_token=replay.TOKEN, api_token="t" * 40, redis_url=redis_db, retry_schedule=(), disable_after=60
+    )
+    api = app.test_client()
+    auth = {"Authorization": "Bearer " + "t" * 40}
+    answer(sink, 500)
+
+    def system_policy(name: str, address: str, event_type: str) -> int:
+        body = {"name": name, "targets": [{"type": "http", "address": address}], "event_types": [event_type]}
+        created = api.post("/api/v2.0/webhook/policies", json=body, headers=auth)
+        assert created.status_code == 201, created.text
+        return int(created.headers["Location"].rsplit("/", 1)[1])
+
+    failing = system_policy("everywhere", f"{sink.url}?token=t0k3n", "PUSH_ARTIFACT")
+    watcher = system_policy("operators", alerts.url, "WEBHOOK_TARGET_DISABLED")
+    add_policy(
+        app, [{"address": alerts.url + "/project"}], name="library-alerts", event_types=("WEBHOOK_TARGET_DISABLED",)
+    )
+    push(app)
+    work(app, redis_db)
+    (job,) = jobs(app)
+    for _ in range(9):
+        fake_clock.advance(10)
+        redeliver(app, redis_db, job.id)
+    shown = api.get(f"/api/v2.0/webhook/policies/{failing}", headers=auth).get_json()
+    assert shown["targets"][0]["disabled"] is True
+    with app.app_context():
+        (event,) = db.session.scalars(select(Event).where(Event.type == "WEBHOOK_TARGET_DISABLED")).all()
+        assert (event.project_id, event.data["policy"]["project_id"]) == (None, None)
+    work(app, redis_db)
+    (alert,) = alerts.wait_for(1)
+    assert not alert.path.endswith("/project"), "the system-wide subscriber only: an event of no project"
+    data = json.loads(alert.body)["event_data"]
+    assert (data["policy"], data["target"]["address"]) == (
+        {"id": failing, "name": "everywhere", "project_id": None},
+        f"{sink.url}?token=******",
+    )
+    (alert_job,) = [j for j in jobs(app) if j.event_type == "WEBHOOK_TARGET_DISABLED"]
+    assert (alert_job.policy_id, alert_job.project_id, alert_job.status) == (watcher, None, "success")
