@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import time
 import warnings
@@ -54,6 +55,9 @@ def session(allowed: tuple[IPNetwork, ...] = (), resolver: Resolver | None = Non
     if key not in _sessions:
         s = requests.Session()
         s.trust_env = False  # no proxy or netrc from the environment: targets are addressed as configured
+        # No cookie is ever kept: the session is shared by every policy's deliveries to a host, and a cookie one
+        # target set would go along with another policy's (another tenant's) deliveries there.
+        s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = GuardedAdapter(allowed=allowed, resolver=resolver)
         s.mount("http://", adapter)
         s.mount("https://", adapter)

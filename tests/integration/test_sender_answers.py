@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from jobs import sender
+from tests.support.sinks import Reply, Sink
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
@@ -67,3 +68,21 @@ def test_another_status_whose_body_breaks_off_is_a_read_error(broken_answer: tup
     result = post(address)
     assert not result.succeeded
     assert (result.status_code, result.error_class) == (404, "read_error")
+
+
+def test_a_cookie_a_target_sets_is_never_sent_back_with_any_delivery(sink: Sink) -> None:
+    """The sender's keep-alive session is shared by every policy's deliveries to a host: a cookie one target set
+    would go along with another policy's (another tenant's) deliveries there, so none is kept."""
+    sink.respond = lambda _: Reply(headers={"Set-Cookie": "session=tenant-a-secret; Path=/"})
+    for hook_id in ("tenant-a", "tenant-b"):
+        request = sender.Request(
+            hook_id=hook_id,
+            address=sink.url,
+            body=b"{}",
+            content_type="application/json",
+            allowed_networks=LOOPBACK,
+        )
+        assert sender.send(request).succeeded
+    _first, second = sink.wait_for(2)
+    assert "cookie" not in {name.lower() for name in second.headers}, second.headers
+    assert sender.session(LOOPBACK).cookies.keys() == []
