@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -150,6 +151,32 @@ def test_migration_0010_adds_the_target_health_tables_and_downgrades_back(make_a
         assert primary == ["policy_id", "target_key", "hour"]
 
 
+def job_with_attempt(uuid: str, event: Event, policy_id: int | None, now: datetime) -> int:
+    """A delivered hook job of ``event`` with its one attempt, written with the tables' columns only (the models
+    may be ahead of the schema a test downgraded to); its id."""
+    job_id = db.session.execute(
+        insert(HookJob.__table__).values(
+            uuid=uuid,
+            event_id=event.id,
+            project_id=event.project_id,
+            policy_id=policy_id,
+            event_type=event.type,
+            notify_type="http",
+            target={"type": "http", "address": "https://ci.example.com/in"},
+            payload="{}",
+            status="success",
+            creation_time=now,
+            update_time=now,
+        )
+    ).inserted_primary_key[0]
+    db.session.execute(
+        insert(HookAttempt.__table__).values(
+            hook_job_id=job_id, number=1, started_at=now, duration_ms=5, status_code=200, outcome="success"
+        )
+    )
+    return int(job_id)
+
+
 def test_migration_0011_lets_an_event_have_no_project_and_downgrades_those_away(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     with app.app_context():
@@ -160,26 +187,7 @@ def test_migration_0011_lets_an_event_have_no_project_and_downgrades_those_away(
         db.session.add_all([kept, orphan])
         db.session.flush()
         for number, event in enumerate((kept, orphan)):
-            job_id = db.session.execute(
-                insert(HookJob.__table__).values(
-                    uuid=f"00000000-0000-4000-8000-00000000001{number}",
-                    event_id=event.id,
-                    project_id=event.project_id,
-                    policy_id=None,
-                    event_type=event.type,
-                    notify_type="http",
-                    target={"type": "http", "address": "https://ci.example.com/in"},
-                    payload="{}",
-                    status="success",
-                    creation_time=now,
-                    update_time=now,
-                )
-            ).inserted_primary_key[0]
-            db.session.execute(
-                insert(HookAttempt.__table__).values(
-                    hook_job_id=job_id, number=1, started_at=now, duration_ms=5, status_code=200, outcome="success"
-                )
-            )
+            job_with_attempt(f"00000000-0000-4000-8000-00000000001{number}", event, None, now)
         db.session.commit()
         kept_id = kept.id
         db.session.close()
@@ -227,26 +235,7 @@ def test_migration_0009_keeps_every_row_that_points_at_the_copied_tables_and_dow
         event = Event(type="PUSH_ARTIFACT", project_id=owner.id, occurred_at=now, data={})
         db.session.add(event)
         db.session.flush()
-        job_id = db.session.execute(
-            insert(HookJob.__table__).values(
-                uuid="00000000-0000-4000-8000-000000000009",
-                event_id=event.id,
-                project_id=owner.id,
-                policy_id=policy_id,
-                event_type="PUSH_ARTIFACT",
-                notify_type="http",
-                target={"type": "http", "address": "https://ci.example.com/in"},
-                payload="{}",
-                status="success",
-                creation_time=now,
-                update_time=now,
-            )
-        ).inserted_primary_key[0]
-        db.session.execute(
-            insert(HookAttempt.__table__).values(
-                hook_job_id=job_id, number=1, started_at=now, duration_ms=5, status_code=200, outcome="success"
-            )
-        )
+        job_id = job_with_attempt("00000000-0000-4000-8000-000000000009", event, policy_id, now)
         db.session.commit()
         db.session.close()
 

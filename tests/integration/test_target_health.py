@@ -11,11 +11,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Event, HookJob
+from app.models import Event, HookJob, TargetHealth
 from app.services import hook_jobs
+from app.services.hook_jobs import AttemptResult
+from app.services.target_health import target_key
+from jobs import deliver
 from tests.integration.test_delivery import add_policy, attempts, hook_app, jobs, push, work
 from tests.support import replay
 from tests.support.clock import FakeClock
@@ -182,18 +186,23 @@ def test_failures_days_apart_but_fewer_than_ten_do_not_disable(
     assert fake_clock.now - moment(target["health"]["failing_since"]) >= timedelta(days=9)  # type: ignore[operator]
 
 
+def fail_ten_times_in_90_seconds(app: Flask, redis_url: str, fake_clock: FakeClock) -> None:
+    """The captured push's one hook job (its target answering 500) attempted 10 times, 10 s apart."""
+    push(app)
+    work(app, redis_url)
+    (job,) = jobs(app)
+    for _ in range(9):
+        fake_clock.advance(10)
+        redeliver(app, redis_url, job.id)
+
+
 def test_the_window_is_the_setting_and_the_event_is_recorded_without_a_subscriber(
     make_app: Callable[..., Flask], redis_db: str, sink: Sink, fake_clock: FakeClock
 ) -> None:
     app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=(), disable_after=60)
     answer(sink, 500)
     policy_id = add_policy(app, [{"address": sink.url}])
-    push(app)
-    work(app, redis_db)
-    (job,) = jobs(app)
-    for _ in range(9):
-        fake_clock.advance(10)
-        redeliver(app, redis_db, job.id)
+    fail_ten_times_in_90_seconds(app, redis_db, fake_clock)
     assert shown_target(app, policy_id)["disabled"] is True, "10 failures over 90 s, past a 60 s window"
     with app.app_context():
         (event,) = db.session.scalars(select(Event).where(Event.type == "WEBHOOK_TARGET_DISABLED")).all()
@@ -226,12 +235,7 @@ def test_a_system_wide_policys_target_disabled_is_an_event_of_no_project_for_the
     add_policy(
         app, [{"address": alerts.url + "/project"}], name="library-alerts", event_types=("WEBHOOK_TARGET_DISABLED",)
     )
-    push(app)
-    work(app, redis_db)
-    (job,) = jobs(app)
-    for _ in range(9):
-        fake_clock.advance(10)
-        redeliver(app, redis_db, job.id)
+    fail_ten_times_in_90_seconds(app, redis_db, fake_clock)
     shown = api.get(f"/api/v2.0/webhook/policies/{failing}", headers=auth).get_json()
     assert shown["targets"][0]["disabled"] is True
     with app.app_context():
@@ -247,3 +251,41 @@ def test_a_system_wide_policys_target_disabled_is_an_event_of_no_project_for_the
     )
     (alert_job,) = [j for j in jobs(app) if j.event_type == "WEBHOOK_TARGET_DISABLED"]
     assert (alert_job.policy_id, alert_job.project_id, alert_job.status) == (watcher, None, "success")
+
+
+def test_a_workers_group_of_outcomes_counts_for_health_in_one_commit_in_each_targets_order(
+    hook_app: Flask, sink: Sink, fake_clock: FakeClock
+) -> None:
+    """The recorder saves a group of outcomes in one transaction; their health goes in one more (it used to be
+    one transaction per attempt), each target's attempts applied in their order."""
+    add_policy(hook_app, [{"address": f"{sink.url}/a"}, {"address": f"{sink.url}/b"}, {"address": f"{sink.url}/a"}])
+    push(hook_app)
+    made = jobs(hook_app)
+    assert [j.target["address"].rsplit("/", 1)[1] for j in made] == ["a", "b", "a"]
+
+    def answer(status: int) -> AttemptResult:
+        return AttemptResult(started_at=fake_clock.now, duration_ms=3, status_code=status)
+
+    with hook_app.app_context():
+        settings = hook_app.extensions["dockhook.settings"]
+        claimed = deliver.claim_many([j.id for j in made], settings)
+        commits: list[object] = []
+
+        def committed(connection: object) -> None:
+            commits.append(connection)
+
+        sa_event.listen(db.engine, "commit", committed)
+        try:
+            # a: a success, then a failure (the order they were recorded in); b: a failure.
+            reports = deliver.record_group(
+                [(claimed[0], answer(200)), (claimed[1], answer(500)), (claimed[2], answer(502))], settings
+            )
+        finally:
+            sa_event.remove(db.engine, "commit", committed)
+        assert reports == ["success", "fail", "fail"]
+        assert len(commits) == 2, "the outcomes' commit and the health's, not one per attempt"
+        rows = {
+            row.target_key: (row.consecutive_failures, row.last_success_at is not None)
+            for row in db.session.scalars(select(TargetHealth))
+        }
+        assert rows == {target_key(made[0].target): (1, True), target_key(made[1].target): (1, False)}
