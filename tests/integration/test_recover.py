@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+import pytest
 import redis
 from flask import Flask
 from sqlalchemy import update
@@ -14,15 +15,24 @@ from app.extensions import db
 from app.models import HookJob, HookJobStatus
 from app.services import hook_jobs
 from tests.integration.test_delivery import add_policy, jobs, push, work
-from tests.support import replay
+from tests.support import redis_server, replay
 from tests.support.sinks import Reply, Sink
 
 POLICIES = "/api/v2.0/projects/library/webhook/policies"
 
 
+@pytest.fixture
+def own_redis() -> Iterator[str]:
+    """A redis-server of this test's own: its command counts are server-wide, so another client of a shared server
+    (another test run, say) would add its own."""
+    with redis_server.own_server() as url:
+        yield url
+
+
 def test_recover_redelivers_the_failed_jobs_skips_what_changed_and_what_has_no_target(
-    make_app: Callable[..., Flask], redis_db: str, sink: Sink
+    make_app: Callable[..., Flask], own_redis: str, sink: Sink
 ) -> None:
+    redis_db = own_redis
     sink.respond = lambda _: Reply(status=503)
     app = make_app(notify_token=replay.TOKEN, redis_url=redis_db, retry_schedule=())
     policy_id = add_policy(app, [{"address": f"{sink.url}/{name}"} for name in ("a", "b", "d", "c")])
