@@ -36,8 +36,11 @@ def broken_answer() -> Iterator[tuple[str, list[bytes]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", statuses
+    # close() alone does not wake a thread blocked in accept() on Linux (the join then waited its 5 s): shutdown does.
+    listener.shutdown(socket.SHUT_RDWR)
     listener.close()
     thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def post(address: str) -> sender.AttemptResult:

@@ -279,7 +279,8 @@ class SwitchableSink(AnsweringSink):
         server.daemon_threads = True
         self._track(server)
         self.server = server
-        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # As the tests' Sink: a shutdown (the target going down) is seen within 0.05 s, not the default 0.5 s.
+        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.up = True
 
