@@ -52,22 +52,34 @@ durable_app = Flask(__name__)
 _connections = threading.local()
 
 
+def _connect(database_url: str) -> Any:
+    """A DBAPI connection to ``database_url``: psycopg, or sqlite3 with Dockhook's WAL and busy timeout."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        connection = sqlite3.connect(url.database or "", isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA busy_timeout=15000")
+        return connection
+    return psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+def create_inbox(database_url: str) -> None:
+    """The durable floor's one table, made before its gunicorn starts: made by its request threads, the first
+    ones raced each other's CREATE TABLE IF NOT EXISTS on PostgreSQL (a unique violation in pg_type, a 500)."""
+    connection = _connect(database_url)
+    try:
+        key = "INTEGER" if isinstance(connection, sqlite3.Connection) else "BIGSERIAL"
+        connection.execute(f"CREATE TABLE IF NOT EXISTS bench_inbox (id {key} PRIMARY KEY, body TEXT)")
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def _connection() -> Any:
-    """This thread's DBAPI connection to DATABASE_URL (psycopg, or sqlite3 with Dockhook's WAL and busy timeout);
-    its one table is created on first use."""
+    """This thread's DBAPI connection to DATABASE_URL."""
     connection = getattr(_connections, "connection", None)
     if connection is None:
-        url = make_url(os.environ["DATABASE_URL"])
-        if url.get_backend_name() == "sqlite":
-            connection = sqlite3.connect(url.database or "", isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=15000")
-            connection.execute("CREATE TABLE IF NOT EXISTS bench_inbox (id INTEGER PRIMARY KEY, body TEXT)")
-        else:
-            connection = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
-            connection.execute("CREATE TABLE IF NOT EXISTS bench_inbox (id BIGSERIAL PRIMARY KEY, body TEXT)")
-            connection.commit()
-        _connections.connection = connection
+        connection = _connections.connection = _connect(os.environ["DATABASE_URL"])
     return connection
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event
-from bench import harness, stack, versus
+from bench import bare, harness, stack, versus
 from bench.versus import Run
 from tests.support.sinks import Sink
 
@@ -93,6 +93,7 @@ def ingestion(
         with stack.gunicorn("bench.bare:app", database_url, None) as base:
             _blast(base, pushes[:WARM_UP], clients)
             runs["bare_flask"].append(_blast(base, pushes[WARM_UP:], clients))
+        bare.create_inbox(database_url)
         with stack.gunicorn("bench.bare:durable_app", database_url, None) as base:
             _blast(base, pushes[:WARM_UP], clients)
             runs["bare_durable"].append(_blast(base, pushes[WARM_UP:], clients))
