@@ -7,6 +7,7 @@ or roll back together.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from app.broker import Broker, Topic
@@ -46,7 +47,7 @@ def make_handler(broker: Broker):  # type: ignore[no-untyped-def]
                 operator=event.operator,
                 repository=event.repository or None,
                 tags=event.tags,
-                media_type=_media_type(event),
+                media_type=functools.cache(lambda: _media_type(event)),  # read once, and only if a filter asks
             ),
             payload=lambda: default_payload(topic, event),
             request_id=event.request_id,

@@ -10,7 +10,7 @@ has no repository, an untagged push no tag) does not pass that list. Pure: no da
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,9 @@ class Facts:
     operator: str
     repository: str | None = None
     tags: tuple[str, ...] | None = None
-    media_type: str | None = None
+    # The artifact's media type, or how to find it, called only when a ``media_types`` filter asks: a published
+    # event's is a database read, which an event no such filter looks at must not pay (the caller memoises it).
+    media_type: str | Callable[[], str | None] | None = None
 
 
 def validate(raw: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
@@ -93,8 +95,10 @@ def admits(filters: Mapping[str, Sequence[str]] | None, facts: Facts) -> bool:
     if tags and not (facts.tags and any(_matches(tag, tags) for tag in facts.tags)):
         return False
     media_types = filters.get("media_types")
-    if media_types and (facts.media_type is None or not _media_matches(facts.media_type, media_types)):
-        return False
+    if media_types:
+        media_type = facts.media_type() if callable(facts.media_type) else facts.media_type
+        if media_type is None or not _media_matches(media_type, media_types):
+            return False
     operators = filters.get("operators")
     return not operators or _matches(facts.operator, operators)
 

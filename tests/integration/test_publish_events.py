@@ -14,7 +14,7 @@ import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import Event, HookJob
@@ -271,6 +271,29 @@ def test_a_media_types_filter_takes_a_published_event_by_the_recorded_media_type
     elsewhere = copy.deepcopy(SAMPLES["SCANNING_COMPLETED"])
     elsewhere["repository"] = {**REPOSITORY, "name": "busybox", "repo_full_name": "library/busybox"}
     assert publish(api, "SCANNING_COMPLETED", elsewhere).get_json()["hook_jobs"] == 1, "looked up in its repository"
+
+
+def test_the_media_type_is_read_only_when_a_media_types_filter_asks_and_once(api: FlaskClient, sink: Sink) -> None:
+    target = [{"type": "http", "address": sink.url}]
+    subscribe(api, "any", ["SCANNING_COMPLETED"], target)
+    with api.application.app_context():
+        engine = db.engine
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM artifacts" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert publish(api, "SCANNING_COMPLETED").get_json()["hook_jobs"] == 1
+        assert reads == [], "no policy filters on media types: the artifact is not looked up"
+        subscribe(api, "images", ["SCANNING_COMPLETED"], target, filters={"media_types": ["image"]})
+        subscribe(api, "indexes", ["SCANNING_COMPLETED"], target, filters={"media_types": ["index"]})
+        assert publish(api, "SCANNING_COMPLETED").get_json()["hook_jobs"] == 1
+        assert len(reads) == 1, f"one look-up for both filters: {reads}"
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def test_filters_apply_to_published_events(api: FlaskClient, sink: Sink) -> None:
