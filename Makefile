@@ -33,8 +33,12 @@ e2e-deps:
 	    || echo "apt-get could not install docker-registry/skopeo/chromium; the end-to-end tests will be skipped"; \
 	else echo "apt-get unavailable: the end-to-end registry and browser tests will be skipped"; fi
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0: one process). Much of its time is spent
+# waiting on real processes, sockets and timers, so more workers than cores still pays. Each worker has its own
+# SQLite and PostgreSQL databases, and with REDIS_URL=.../N worker k takes Redis database N-k.
+TEST_WORKERS ?= 3
 test: install e2e-deps
-	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

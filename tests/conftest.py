@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -193,3 +194,34 @@ def fake_clock() -> Iterator[FakeClock]:
     fake = FakeClock()
     with clock.replaced(fake):
         yield fake
+
+
+# --- The reliability figures, at the end of the run --------------------------------------------------------
+
+# tests/reliability/conftest.py puts each scenario's figures on its test report under this name. The summary is
+# here, in the conftest every process loads, because under pytest-xdist the process that prints it collects no
+# tests (so never loads tests/reliability/conftest.py) and sees only the workers' reports.
+FIGURES_PROPERTY = "reliability_figures"
+# Set to a file path to append every scenario's figures to it as JSON lines (docs/reliability.md's tables).
+FIGURES_FILE = "DOCKHOOK_RELIABILITY_FIGURES"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    reported = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call"
+        for name, value in report.user_properties
+        if name == FIGURES_PROPERTY
+    ]
+    if not reported:
+        return
+    terminalreporter.section("reliability figures")
+    for figures in reported:
+        terminalreporter.write_line(figures["line"])
+    target = os.environ.get(FIGURES_FILE, "").strip()
+    if target:
+        with open(target, "a") as out:
+            for figures in reported:
+                out.write(json.dumps(figures["figures"]) + "\n")

@@ -1,5 +1,5 @@
 """Reliability fixtures: a throwaway PostgreSQL database, a Redis and a Dockhook stack of each test's own,
-webhook targets, and the figures every scenario measured (printed at the end of the run).
+webhook targets, and the figures every scenario measured (printed at the end of the run by tests/conftest.py).
 
 The suite needs PostgreSQL (TEST_DATABASE_URL); without it every test is skipped (under CI=true each such
 skip is a failure: tests/conftest.py). Every process is
@@ -10,8 +10,6 @@ gunicorn), Redis, then the database is dropped.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 
 from app.models import HookAttempt, HookJob
+from tests import conftest
 from tests.reliability.harness import (
     AnsweringSink,
     Figures,
@@ -36,13 +35,10 @@ from tests.support import databases
 from tests.support.processes import migrate
 from tests.support.sinks import Sink
 
-FIGURES = pytest.StashKey[list[Figures]]()
-# Set to a file path to append every scenario's figures to it as JSON lines (docs/reliability.md's tables).
-FIGURES_FILE = "DOCKHOOK_RELIABILITY_FIGURES"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.stash[FIGURES] = []
+# Each scenario's figures travel on its test report (user_properties, under this name), so that the summary at
+# the end of the run sees them under pytest-xdist too, where tests run in worker processes and only their reports
+# reach the process that prints it (tests/conftest.py: pytest_terminal_summary).
+FIGURES_PROPERTY = conftest.FIGURES_PROPERTY
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,24 +48,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.reliability)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    figures = config.stash.get(FIGURES, [])
-    if not figures:
-        return
-    terminalreporter.section("reliability figures")
-    for figure in figures:
-        terminalreporter.write_line(figure.line())
-    target = os.environ.get(FIGURES_FILE, "").strip()
-    if target:
-        with open(target, "a") as out:
-            for figure in figures:
-                out.write(json.dumps(dataclasses.asdict(figure)) + "\n")
+class _Reported(list[Figures]):
+    """The test's figures: each one added is also put on the test's report."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        super().__init__()
+        self.item = item
+
+    def append(self, figures: Figures) -> None:
+        super().append(figures)
+        self.item.user_properties.append(
+            (FIGURES_PROPERTY, {"line": figures.line(), "figures": dataclasses.asdict(figures)})
+        )
 
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> list[Figures]:
-    """The run's figures; ``harness.verify(..., into=figures)`` adds a scenario's."""
-    return request.config.stash[FIGURES]
+    """The test's figures; ``harness.verify(..., into=figures)`` adds a scenario's (printed at the end of the run)."""
+    return _Reported(request.node)
 
 
 @pytest.fixture(scope="session")

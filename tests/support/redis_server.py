@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis
 
@@ -106,6 +107,29 @@ def _flush(url: str, token: str, *, keep_marker: bool) -> None:
         connection.close()
 
 
+def for_worker(url: str, worker: str) -> str:
+    """``url`` for the pytest-xdist worker ``worker`` (``gw0``, ``gw1``...; ``""`` outside xdist): worker *k* takes
+    the database *k* below ``url``'s (CI's ``/15``: ``gw0`` 15, ``gw1`` 14), so that no two workers of a run
+    flush each other's keys. Each is claimed like any other (NotOurs unless empty)."""
+    if not worker:
+        return url
+    number = int(worker.removeprefix("gw"))
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    base = int(query["db"][0]) if "db" in query else int(parts.path.strip("/") or 0)
+    database = base - number
+    if database < 0:
+        raise NotOurs(
+            f"{redact(url)} is database {base}: pytest-xdist worker {worker} would need database {database}. Point "
+            "REDIS_URL at a higher database (CI uses /15) or run fewer workers (TEST_WORKERS)"
+        )
+    if "db" in query:
+        query["db"] = [str(database)]
+        # Not urlunsplit: it writes unix:///path back as unix:/path.
+        return f"{url.split('?', 1)[0]}?{urlencode(query, doseq=True)}"
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 def redact(url: str) -> str:
     """``url`` without a password, for messages."""
     scheme, sep, rest = url.partition("://")
@@ -128,11 +152,13 @@ def binary() -> str:
 @contextmanager
 def redis_url() -> Iterator[str]:
     """Yield a Redis URL for tests, its database claimed by the session: REDIS_URL when set (NotOurs unless
-    that database is empty), else a server of our own (stopped afterwards)."""
+    that database is empty; each pytest-xdist worker takes a database of its own, :func:`for_worker`), else a
+    server of our own (stopped afterwards)."""
     configured = os.environ.get("REDIS_URL", "").strip()
     if configured:
-        with claimed(configured):
-            yield configured
+        url = for_worker(configured, os.environ.get("PYTEST_XDIST_WORKER", ""))
+        with claimed(url):
+            yield url
         return
     with own_server() as url, claimed(url):
         yield url

@@ -111,6 +111,8 @@ def test_uses_redis(redis_db):
 def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str) -> pytest.RunResult:
     """A tiny suite using ``redis_db``, with REDIS_URL=``url`` and the fixtures of tests/conftest.py."""
     monkeypatch.setenv("REDIS_URL", url)
+    # The inner session is no xdist worker, even when this test runs in one (it would take a database below url's).
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(test_tiny=SUITE)
     return pytester.runpytest("-p", "no:cacheprovider", plugins=[conftest])
 
@@ -134,3 +136,23 @@ def test_the_session_uses_an_empty_redis_url_database_and_leaves_it_empty(
     result.assert_outcomes(passed=1)
     assert keys(fresh) == {}
     assert keys(server) == {b"app:data": b"precious"}
+
+
+@pytest.mark.parametrize(
+    ("url", "worker", "expected"),
+    [
+        ("redis://127.0.0.1:6379/15", "", "redis://127.0.0.1:6379/15"),
+        ("redis://127.0.0.1:6379/15", "gw0", "redis://127.0.0.1:6379/15"),
+        ("redis://127.0.0.1:6379/15", "gw1", "redis://127.0.0.1:6379/14"),
+        ("redis://:pw@127.0.0.1:6379/15", "gw3", "redis://:pw@127.0.0.1:6379/12"),
+        ("unix:///run/redis.sock?db=5", "gw2", "unix:///run/redis.sock?db=3"),
+        ("redis://127.0.0.1:6379", "gw0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_each_xdist_worker_takes_a_database_of_its_own(url: str, worker: str, expected: str) -> None:
+    assert redis_server.for_worker(url, worker) == expected
+
+
+def test_a_worker_beyond_database_zero_is_refused_with_the_fix() -> None:
+    with pytest.raises(redis_server.NotOurs, match=r"would need database -1.*TEST_WORKERS"):
+        redis_server.for_worker("redis://127.0.0.1:6379/1", "gw2")
