@@ -162,12 +162,10 @@ def record_group(outcomes: list[tuple[Claimed, hook_jobs.AttemptResult]], settin
             log.warning("database unavailable saving %d attempts, retrying", len(outcomes))
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
-    # The group's health in one transaction too (health is advice: its own, after the outcomes').
-    health.observe_many([(claimed.job, result) for claimed, result in outcomes], settings)
     reports = []
     for (claimed, result), decision in zip(outcomes, decisions, strict=True):
         with logs.hook_job_bound(claimed.job.uuid):
-            reports.append(_report(claimed.job, result, decision, settings, observed=True))
+            reports.append(_report(claimed.job, result, decision, settings))
     return reports
 
 
@@ -175,14 +173,10 @@ def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, d
     return _report(job, result, _record(job, result, settings, deadline), settings)
 
 
-def _report(
-    job: HookJob, result: hook_jobs.AttemptResult, decision: Decision, settings: Settings, observed: bool = False
-) -> str:
-    """Count and log one recorded attempt, and count it for its target's health (which may disable the target)
-    unless its group's health was ``observed`` already; what it led to ("stale": a newer attempt or a stop owns
-    the job)."""
-    if not observed:
-        health.observe(job, result, settings)
+def _report(job: HookJob, result: hook_jobs.AttemptResult, decision: Decision, settings: Settings) -> str:
+    """Count and log one recorded attempt, and count it for its target's health (which may disable the target);
+    what it led to ("stale": a newer attempt or a stop owns the job)."""
+    health.observe(job, result, settings)
     metrics.ATTEMPT_DURATION.labels(_OUTCOME.get(decision.action, decision.action)).observe(result.duration_ms / 1000)
     if decision.action == "success" and decision.applied:
         metrics.DELIVERY_LATENCY.observe(max(0.0, (clock.now() - job.creation_time).total_seconds()))

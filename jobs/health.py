@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
@@ -22,22 +21,14 @@ def observe(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings) -
     Its own transaction, after the attempt's: health is advice, so a database error here is logged and the
     delivery's outcome (already saved) stands.
     """
-    observe_many([(job, result)], settings)
-
-
-def observe_many(outcomes: Sequence[tuple[HookJob, hook_jobs.AttemptResult]], settings: Settings) -> None:
-    """:func:`observe` for a group of attempts whose outcomes were saved together: one transaction, one commit."""
     try:
-        observed = target_health.record_attempts(
-            [(job, result.succeeded, result.error_class) for job, result in outcomes],
-            clock.now(),
-            settings.disable_after,
+        observed = target_health.record_attempt(
+            job, result.succeeded, result.error_class, clock.now(), settings.disable_after
         )
     except DBAPIError:
         db.session.rollback()
         hook_jobs.forget_new()
-        ids = ", ".join(str(job.id) for job, _ in outcomes)
-        log.warning("hook jobs %s: their targets' health could not be updated", ids, exc_info=True)
+        log.warning("hook job %s: its target's health could not be updated", job.id, exc_info=True)
         return
-    if any(o is not None and o.disabled for o in observed):
+    if observed is not None and observed.disabled:
         hook_jobs.enqueue_new(settings.redis_url, settings.job_timeout)

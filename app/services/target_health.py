@@ -58,32 +58,6 @@ def record_attempt(
     Disabling publishes WEBHOOK_TARGET_DISABLED in the same transaction; the caller enqueues the hook jobs that
     made (``hook_jobs.enqueue_new``).
     """
-    return record_attempts([(job, succeeded, error_class)], now, disable_after)[0]
-
-
-def record_attempts(
-    attempts: Sequence[tuple[HookJob, bool, str]], now: datetime, disable_after: int
-) -> list[Observed | None]:
-    """:func:`record_attempt` for several attempts (``(job, succeeded, error_class)``: a worker's group of
-    outcomes) in one transaction and one commit; what each led to, in order.
-
-    They are applied in the order of their targets (policy id, target key), the same in every worker, so two
-    workers' groups never wait for each other's rows in opposite orders; a target's own attempts stay in theirs.
-    """
-    order = sorted(
-        range(len(attempts)), key=lambda n: (attempts[n][0].policy_id or 0, target_key(attempts[n][0].target))
-    )
-    observed: list[Observed | None] = [None] * len(attempts)
-    for n in order:
-        observed[n] = _observe(*attempts[n], now, disable_after)
-    if any(o is not None for o in observed):
-        hook_jobs.seal_new()
-        event_rows.write()  # the event is recorded even when no policy subscribes to it (seal_new wrote none then)
-        db.session.commit()
-    return observed
-
-
-def _observe(job: HookJob, succeeded: bool, error_class: str, now: datetime, disable_after: int) -> Observed | None:
     if job.policy_id is None or error_class in NOT_THE_ENDPOINT:
         return None
     key = target_key(job.target)
@@ -95,6 +69,9 @@ def _observe(job: HookJob, succeeded: bool, error_class: str, now: datetime, dis
     disabled = False
     if not succeeded and consecutive >= DISABLE_MIN_ATTEMPTS and failing_since is not None:
         disabled = _disable_if_failing(job, consecutive, failing_since, now, disable_after)
+    hook_jobs.seal_new()
+    event_rows.write()  # the event is recorded even when no policy subscribes to it (seal_new wrote none then)
+    db.session.commit()
     return Observed(consecutive, failing_since, disabled)
 
 
