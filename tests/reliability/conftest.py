@@ -35,11 +35,6 @@ from tests.support import databases
 from tests.support.processes import migrate
 from tests.support.sinks import Sink
 
-# Each scenario's figures travel on its test report (user_properties, under this name), so that the summary at
-# the end of the run sees them under pytest-xdist too, where tests run in worker processes and only their reports
-# reach the process that prints it (tests/conftest.py: pytest_terminal_summary).
-FIGURES_PROPERTY = conftest.FIGURES_PROPERTY
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
@@ -49,7 +44,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 class _Reported(list[Figures]):
-    """The test's figures: each one added is also put on the test's report."""
+    """The test's figures: each one added is also put on the test's report (user_properties), from which
+    tests/conftest.py prints them at the end of the run, under pytest-xdist too."""
 
     def __init__(self, item: pytest.Item) -> None:
         super().__init__()
@@ -58,7 +54,7 @@ class _Reported(list[Figures]):
     def append(self, figures: Figures) -> None:
         super().append(figures)
         self.item.user_properties.append(
-            (FIGURES_PROPERTY, {"line": figures.line(), "figures": dataclasses.asdict(figures)})
+            (conftest.FIGURES_PROPERTY, {"line": figures.line(), "figures": dataclasses.asdict(figures)})
         )
 
 
