@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Dialect, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -111,3 +111,27 @@ class HookAttempt(Base):
     error_class: Mapped[str] = mapped_column(String(64), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class HookJobTotal(Base):
+    """How many hook jobs a project's policy has: a list's ``X-Total-Count`` without counting a million rows.
+
+    Written only by the database's triggers on ``hook_jobs`` (migration 0012): every insert, delete (the retention
+    sweep, a cascade) and move (a deleted policy's jobs keep their project, ``policy_id`` NULL) adds its rows'
+    count here in the same transaction, so the sum is exact whenever the rows are. A job of no project or no policy
+    counts under key 0. On PostgreSQL each connection adds to a shard of its own (``pg_backend_pid() % 16``), so
+    concurrent receivers never wait on each other's row; a total is the sum of the shards (and may be negative in
+    one shard: deletes land in the deleter's). Nothing reads or writes it through the ORM but the sum.
+    """
+
+    __tablename__ = "hook_job_totals"
+
+    project_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    policy_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    jobs: Mapped[int] = mapped_column(BigInteger)
+
+
+# Tables that triggers write when others change: a test or benchmark that empties tables one by one (SQLite's
+# DELETE fires them) empties these last.
+TRIGGER_WRITTEN = ("hook_job_totals",)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 
 from app.extensions import db
-from app.models import HookAttempt, HookJob
+from app.models import HookAttempt, HookJob, HookJobTotal
 from app.services import query as paging
 from app.services.errors import NotFound
 
@@ -44,11 +44,27 @@ def page(project_id: int | None, page: int, page_size: int, filters: JobFilter) 
         query = query.where(HookJob.policy_id == filters.policy_id)
     if filters.since is not None:
         query = query.where(HookJob.creation_time >= filters.since)
-    total = paging.count(query)
+    plain = not (filters.status or filters.event_type or filters.since is not None)
+    total = totals(project_id, filters.policy_id) if plain else paging.count(query)
     rows = db.session.scalars(
         paging.paged(query.order_by(HookJob.creation_time.desc(), HookJob.id.desc()), page, page_size)
     )
     return list(rows), total
+
+
+_TOTAL = select(func.coalesce(func.sum(HookJobTotal.jobs), 0)).where(HookJobTotal.project_key == bindparam("project"))
+_POLICY_TOTAL = _TOTAL.where(HookJobTotal.policy_key == bindparam("policy"))
+
+
+def totals(project_id: int | None, policy_id: int | None = None) -> int:
+    """How many hook jobs the project has (None: the system-wide policies'), only ``policy_id``'s when given: the
+    sum of a few rows the database's triggers keep (app.models.HookJobTotal), however many jobs there are."""
+    project = 0 if project_id is None else project_id
+    if policy_id is None:
+        return int(db.session.scalar(_TOTAL, {"project": project}) or 0)
+    if policy_id <= 0:  # key 0 stands for "no policy": no job has policy 0
+        return 0
+    return int(db.session.scalar(_POLICY_TOTAL, {"project": project, "policy": policy_id}) or 0)
 
 
 def of_policy(project_id: int, policy_id: int, job_id: int) -> HookJob:

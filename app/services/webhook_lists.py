@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 
 from app.extensions import db
 from app.models import HookJob, HookJobStatus, Project, WebhookPolicy
-from app.services import query
+from app.services import hook_job_queries, query
 from app.services.query import Key, Kind
 
 # Our status → the word each Harbor view shows. An execution is Running while its one task has not ended.
@@ -81,7 +81,7 @@ def executions(
 ) -> tuple[list[HookJob], int]:
     """One page of the policy's executions (its hook jobs), newest first unless ``sort`` says, and the total."""
     base = select(HookJob).where(HookJob.project_id == policy.project_id, HookJob.policy_id == policy.id)
-    return _jobs(base, EXECUTION_KEYS, page, page_size, q, sort)
+    return _jobs(base, EXECUTION_KEYS, page, page_size, q, sort, policy)
 
 
 def tasks(
@@ -103,7 +103,7 @@ def legacy_jobs(
     base = select(HookJob).where(HookJob.project_id == policy.project_id, HookJob.policy_id == policy.id)
     if statuses:
         base = base.where(HookJob.status.in_(statuses))
-    return _jobs(base, LEGACY_JOB_KEYS, page, page_size, q, sort)
+    return _jobs(base, LEGACY_JOB_KEYS, page, page_size, q, sort, None if statuses else policy)
 
 
 def _jobs(
@@ -113,6 +113,13 @@ def _jobs(
     page_size: int,
     q: str | None,
     sort: str | None,
+    every_job_of: WebhookPolicy | None = None,
 ) -> tuple[list[HookJob], int]:
+    """A page of ``base`` and its total; ``every_job_of``: ``base`` is all of that policy's jobs, so unless ``q``
+    narrows it the total is the policy's kept total, not a count of its rows."""
     statement = query.ordered(query.filtered(base, keys, q), keys, sort, NEWEST_JOBS_FIRST)
-    return list(db.session.scalars(query.paged(statement, page, page_size))), query.count(statement)
+    if every_job_of is not None and not q:
+        total = hook_job_queries.totals(every_job_of.project_id, every_job_of.id)
+    else:
+        total = query.count(statement)
+    return list(db.session.scalars(query.paged(statement, page, page_size))), total
