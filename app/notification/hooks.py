@@ -14,7 +14,7 @@ from app.models.hook_job import new_uuid
 from app.payloads import cloudevents_payload, serialise, slack_payload, template
 from app.payloads.chat import chat_payload
 from app.payloads.formats import CLOUDEVENTS_CONTENT_TYPE, JSON_CONTENT_TYPE
-from app.services import configurations, hook_jobs, policies
+from app.services import hook_jobs, policies
 from app.services.db import per_transaction
 from app.services.event_rows import NewEvent
 from app.services.policy_filters import Facts
@@ -52,10 +52,10 @@ def fan_out(
     event of no project (``project_id`` None) only the system-wide ones.
     A filtered-out event makes no hook job. ``payload`` builds the Default payload, once, only if some policy
     takes the event. Returns how many hook events were published."""
-    # Read once per transaction: an envelope of many events asks the same questions.
-    if not per_transaction("notification_enabled", configurations.notification_enabled):
-        return 0
-    matched = per_transaction(("matching", project_id, event_type), lambda: policies.matching(project_id, event_type))
+    # Read once per transaction (an envelope of many events asks the same questions), the switch with them.
+    matched = per_transaction(
+        ("matching", project_id, event_type), lambda: policies.matching_while_enabled(project_id, event_type)
+    )
     taken = policies.admitting(matched, facts)
     if not taken:
         return 0

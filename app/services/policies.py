@@ -16,16 +16,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import String, bindparam, cast, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, netguard, queue, redact
 from app.broker.topics import CHART_TYPES, EVENT_TYPES, UnknownTopicError, canonical
 from app.extensions import current_settings, db
-from app.models import HookJob, PolicyEventType, Project, WebhookPolicy
+from app.models import Configuration, HookJob, PolicyEventType, Project, WebhookPolicy
 from app.payloads import template
 from app.payloads.chat import CHAT_TYPES
-from app.services import credentials, hook_jobs, policy_filters, signing
+from app.services import configurations, credentials, hook_jobs, policy_filters, signing
 from app.services.db import commit
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -115,6 +115,21 @@ _MATCHING = (
     )
     .order_by(WebhookPolicy.id)
 )
+
+
+def matching_while_enabled(project_id: int | None, event_type: str) -> list[WebhookPolicy]:
+    """:func:`matching`, and none while the global switch (``notification_enable``) is off: both answers in one
+    statement, which the receiver pays once per envelope instead of two."""
+    return list(db.session.scalars(_MATCHING_WHILE_ENABLED, {"project_id": project_id, "event_type": event_type}))
+
+
+# The switch is on unless its row says false (its default is on); a JSON value read as text is the same on
+# PostgreSQL (json::text keeps the text stored) and SQLite (JSON is text there).
+assert configurations.DEFAULTS[configurations.NOTIFICATION_ENABLE] is True
+_SWITCHED_OFF = exists().where(
+    Configuration.key == configurations.NOTIFICATION_ENABLE, cast(Configuration.value, String) == "false"
+)
+_MATCHING_WHILE_ENABLED = _MATCHING.where(~_SWITCHED_OFF)
 
 
 def admitting(matched: Sequence[WebhookPolicy], facts: policy_filters.Facts) -> list[WebhookPolicy]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import PolicyEventType
-from app.services import policies, projects
+from app.services import configurations, policies, projects
 from tests.integration.test_delivery import add_policy, jobs, push
 from tests.support import replay
 
@@ -29,6 +29,22 @@ def test_only_enabled_policies_of_the_project_subscribed_to_the_type_match(make_
         assert [p.name for p in policies.matching(library.id, "DELETE_ARTIFACT")] == []
     push(app)
     assert [job.policy_id for job in jobs(app)] == [pushes]
+
+
+def test_the_global_switch_is_read_with_the_policies(make_app: Callable[..., Flask]) -> None:
+    """The receiver asks for the policies and the switch in one statement: none match while it is off, whether it
+    was never set (on), set off, or set on again."""
+    app = make_app(notify_token=replay.TOKEN)
+    add_policy(app, [{"address": "https://ci.example.com/in"}], name="pushes")
+    with app.app_context():
+        library = projects.get("library")
+        names = []
+        for value in (None, False, True, False):
+            if value is not None:
+                configurations.set(configurations.NOTIFICATION_ENABLE, value)
+            names.append([p.name for p in policies.matching_while_enabled(library.id, "PUSH_ARTIFACT")])
+        assert names == [["pushes"], [], ["pushes"], []]
+        assert [p.name for p in policies.matching(library.id, "PUSH_ARTIFACT")] == ["pushes"], "matching ignores it"
 
 
 def test_a_put_moves_the_subscriptions_with_the_event_types(make_app: Callable[..., Flask]) -> None:
