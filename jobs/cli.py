@@ -7,10 +7,10 @@ from flask.cli import AppGroup
 
 from app import logs
 from app.extensions import current_settings
-from app.services import credentials
+from app.services import credentials, hook_job_queries
 from jobs import sweep as sweeper
 
-hooks = AppGroup("hooks", help="Hook-job operations: the sweeper.")
+hooks = AppGroup("hooks", help="Hook-job operations: the sweeper, the lists' kept totals.")
 secrets = AppGroup("secrets", help="Stored auth headers and signing secrets (encrypted with DOCKHOOK_SECRET_KEYS).")
 
 
@@ -41,3 +41,14 @@ def sweep_command(every: float | None) -> None:
     if problem:
         raise click.ClickException(f"configuration error: {problem}")
     sweeper.run(settings, every or 0.0, once=every is None)
+
+
+@hooks.command("recount")
+def recount_command() -> None:
+    """Count the hook jobs again and replace the totals the lists' X-Total-Count reads (hook_job_totals).
+
+    Triggers keep them exact; this is for a restore that wrote hook_jobs without them (``--disable-triggers``).
+    Writers of hook_jobs (the receiver, the sweeper's purge) wait while it runs.
+    """
+    wrong = hook_job_queries.recount()
+    click.echo(f"hook-job totals counted again: {wrong} (project, policy) totals were wrong and are now right")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, delete, func, insert, select, text
 
 from app.extensions import db
 from app.models import HookAttempt, HookJob, HookJobTotal
@@ -65,6 +65,33 @@ def totals(project_id: int | None, policy_id: int | None = None) -> int:
     if policy_id <= 0:  # key 0 stands for "no policy": no job has policy 0
         return 0
     return int(db.session.scalar(_POLICY_TOTAL, {"project": project, "policy": policy_id}) or 0)
+
+
+def recount() -> int:
+    """Count every project's and policy's hook jobs again and replace the kept totals with that count, in one
+    transaction that writers of ``hook_jobs`` wait for (for an operator after a restore that left the totals out:
+    ``flask --app wsgi hooks recount``). Returns how many (project, policy) totals were wrong; commits."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # SHARE: every transaction writing hook_jobs has committed (their triggers' counts with it), and none
+        # starts until this one commits; readers go on. (SQLite's transactions here take its only write lock at
+        # their first statement: BEGIN IMMEDIATE, app/__init__.py.)
+        db.session.execute(text("LOCK TABLE hook_jobs IN SHARE MODE"))
+    before = _by_key(select(HookJobTotal.project_key, HookJobTotal.policy_key, func.sum(HookJobTotal.jobs)))
+    db.session.execute(delete(HookJobTotal))
+    project_key, policy_key = func.coalesce(HookJob.project_id, 0), func.coalesce(HookJob.policy_id, 0)
+    after = _by_key(select(project_key, policy_key, func.count()))
+    if after:
+        rows = [{"project_key": p, "policy_key": q, "shard": 0, "jobs": n} for (p, q), n in after.items()]
+        db.session.execute(insert(HookJobTotal), rows)
+    db.session.commit()
+    return sum(1 for key in before.keys() | after.keys() if before.get(key, 0) != after.get(key, 0))
+
+
+def _by_key(statement: Select[int, int, int]) -> dict[tuple[int, int], int]:
+    """``statement``'s (project key, policy key, count) rows, grouped by its two keys; keys of 0 left out."""
+    project, policy = statement.selected_columns[0], statement.selected_columns[1]
+    rows = db.session.execute(statement.group_by(project, policy))
+    return {(int(p), int(q)): int(n) for p, q, n in rows if n}
 
 
 def of_policy(project_id: int, policy_id: int, job_id: int) -> HookJob:

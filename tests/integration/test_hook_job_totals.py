@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import HookJob, HookJobStatus, HookJobTotal, Project
 from app.services import hook_jobs, policies, projects
 from app.services.db import insert_rows, insert_rows_ids
+from jobs.cli import hooks as hooks_cli
 from tests.integration.test_delivery import add_policy, push
 from tests.support import replay
 
@@ -203,3 +204,23 @@ def test_the_migration_counts_the_jobs_already_there(make_app: Callable[..., Fla
         upgrade()
         assert counted() == Counter({(project_id, policy_id): 2, (0, policy_id): 7})
         assert kept() == counted()
+
+
+def test_hooks_recount_puts_wrong_totals_right(make_app: Callable[..., Flask], redis_db: str) -> None:
+    """After a restore that wrote hook_jobs without its triggers, ``flask hooks recount`` counts the rows again."""
+    app = make_app(notify_token=replay.TOKEN, redis_url=redis_db)
+    add_policy(app, [{"address": "http://127.0.0.1:9/a"}, {"address": "http://127.0.0.1:9/b"}])
+    push(app)
+    with app.app_context():
+        right = counted()
+        db.session.execute(text("UPDATE hook_job_totals SET jobs = jobs + 5"))
+        db.session.execute(insert(HookJobTotal).values(project_key=999, policy_key=0, shard=3, jobs=7))
+        db.session.commit()
+        assert kept() != right
+    result = app.test_cli_runner().invoke(hooks_cli, ["recount"])
+    assert result.exit_code == 0, result.output
+    assert "2 (project, policy) totals were wrong" in result.output
+    with app.app_context():
+        assert kept() == counted() == right
+    again = app.test_cli_runner().invoke(hooks_cli, ["recount"])
+    assert "0 (project, policy) totals were wrong" in again.output
