@@ -162,6 +162,7 @@ def record_group(outcomes: list[tuple[Claimed, hook_jobs.AttemptResult]], settin
             log.warning("database unavailable saving %d attempts, retrying", len(outcomes))
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
+    health.observe([(claimed.job, result) for claimed, result in outcomes], settings)
     reports = []
     for (claimed, result), decision in zip(outcomes, decisions, strict=True):
         with logs.hook_job_bound(claimed.job.uuid):
@@ -170,13 +171,14 @@ def record_group(outcomes: list[tuple[Claimed, hook_jobs.AttemptResult]], settin
 
 
 def _finish(job: HookJob, result: hook_jobs.AttemptResult, settings: Settings, deadline: float) -> str:
-    return _report(job, result, _record(job, result, settings, deadline), settings)
+    decision = _record(job, result, settings, deadline)
+    health.observe([(job, result)], settings)
+    return _report(job, result, decision, settings)
 
 
 def _report(job: HookJob, result: hook_jobs.AttemptResult, decision: Decision, settings: Settings) -> str:
-    """Count and log one recorded attempt, and count it for its target's health (which may disable the target);
-    what it led to ("stale": a newer attempt or a stop owns the job)."""
-    health.observe(job, result, settings)
+    """Count and log one recorded attempt (its target's health counted it already); what it led to ("stale": a
+    newer attempt or a stop owns the job)."""
     metrics.ATTEMPT_DURATION.labels(_OUTCOME.get(decision.action, decision.action)).observe(result.duration_ms / 1000)
     if decision.action == "success" and decision.applied:
         metrics.DELIVERY_LATENCY.observe(max(0.0, (clock.now() - job.creation_time).total_seconds()))

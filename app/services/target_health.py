@@ -48,31 +48,50 @@ class Observed:
     disabled: bool = False
 
 
-def record_attempt(
-    job: HookJob, succeeded: bool, error_class: str, now: datetime, disable_after: int
-) -> Observed | None:
-    """Count the attempt for its target; disable the target when every attempt failed for ``disable_after``
-    seconds and at least DISABLE_MIN_ATTEMPTS times (the window restarts when the policy is saved: a PUT
-    re-enables a disabled target). Commits. Returns None for an attempt that never reached the endpoint.
+@dataclass(frozen=True)
+class Attempt:
+    """One recorded attempt, as its target's health counts it."""
+
+    job: HookJob
+    succeeded: bool
+    error_class: str = ""
+
+
+def record_attempts(attempts: Sequence[Attempt], now: datetime, disable_after: int) -> list[Observed]:
+    """Count a group of attempts (a worker's outcomes, saved together) for their targets, in one short transaction:
+    per target, one upsert of the hour's counts, one delete of the hours that left the window and one upsert of
+    its health row with the group's attempts applied in order, as if each had been counted alone. Disable a
+    target whose attempts all failed for ``disable_after`` seconds and at least DISABLE_MIN_ATTEMPTS times (the
+    window restarts when the policy is saved: a PUT re-enables a disabled target). Commits. Returns what it led
+    to per target counted, in key order; attempts that never reached the endpoint are not counted.
 
     Disabling publishes WEBHOOK_TARGET_DISABLED in the same transaction; the caller enqueues the hook jobs that
-    made (``hook_jobs.enqueue_new``).
+    made (``hook_jobs.enqueue_new``). Targets are written in key order, so two workers counting the same targets
+    lock their rows in the same order.
     """
-    if job.policy_id is None or error_class in NOT_THE_ENDPOINT:
-        return None
-    key = target_key(job.target)
-    _count_hour(job.policy_id, key, succeeded, now)
-    row = _upsert_health(job.policy_id, key, succeeded, now)
-    consecutive, failing_since = int(row.consecutive_failures), row.failing_since
-    if failing_since is not None and failing_since.tzinfo is None:
-        failing_since = failing_since.replace(tzinfo=now.tzinfo)
-    disabled = False
-    if not succeeded and consecutive >= DISABLE_MIN_ATTEMPTS and failing_since is not None:
-        disabled = _disable_if_failing(job, consecutive, failing_since, now, disable_after)
+    by_target: dict[tuple[int, str], list[Attempt]] = {}
+    for attempt in attempts:
+        if attempt.job.policy_id is None or attempt.error_class in NOT_THE_ENDPOINT:
+            continue
+        by_target.setdefault((attempt.job.policy_id, target_key(attempt.job.target)), []).append(attempt)
+    observed = []
+    for (policy_id, key), counted in sorted(by_target.items()):
+        outcomes = [attempt.succeeded for attempt in counted]
+        _count_hour(policy_id, key, len(outcomes), sum(outcomes), now)
+        row = _upsert_health(policy_id, key, outcomes, now)
+        consecutive, failing_since = int(row.consecutive_failures), row.failing_since
+        if failing_since is not None and failing_since.tzinfo is None:
+            failing_since = failing_since.replace(tzinfo=now.tzinfo)
+        disabled = False
+        if not outcomes[-1] and consecutive >= DISABLE_MIN_ATTEMPTS and failing_since is not None:
+            disabled = _disable_if_failing(counted[-1].job, consecutive, failing_since, now, disable_after)
+        observed.append(Observed(consecutive, failing_since, disabled))
+    if not observed:
+        return []
     hook_jobs.seal_new()
     event_rows.write()  # the event is recorded even when no policy subscribes to it (seal_new wrote none then)
     db.session.commit()
-    return Observed(consecutive, failing_since, disabled)
+    return observed
 
 
 def _insert(model: type[Any]) -> Any:
@@ -80,18 +99,17 @@ def _insert(model: type[Any]) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-def _count_hour(policy_id: int, key: str, succeeded: bool, now: datetime) -> None:
+def _count_hour(policy_id: int, key: str, attempts: int, successes: int, now: datetime) -> None:
     hour = now.replace(minute=0, second=0, microsecond=0)
-    success = 1 if succeeded else 0
     statement = _insert(TargetAttemptHour).values(
-        policy_id=policy_id, target_key=key, hour=hour, attempts=1, successes=success
+        policy_id=policy_id, target_key=key, hour=hour, attempts=attempts, successes=successes
     )
     db.session.execute(
         statement.on_conflict_do_update(
             index_elements=["policy_id", "target_key", "hour"],
             set_={
-                "attempts": TargetAttemptHour.attempts + 1,
-                "successes": TargetAttemptHour.successes + success,
+                "attempts": TargetAttemptHour.attempts + attempts,
+                "successes": TargetAttemptHour.successes + successes,
             },
         )
     )
@@ -105,20 +123,30 @@ def _count_hour(policy_id: int, key: str, succeeded: bool, now: datetime) -> Non
     )
 
 
-def _upsert_health(policy_id: int, key: str, succeeded: bool, now: datetime) -> Any:
+def _upsert_health(policy_id: int, key: str, outcomes: list[bool], now: datetime) -> Any:
+    """The target's health row after ``outcomes`` (True: a success), in order: a success resets the run of
+    failures, each failure after it adds one (SQL adds them to the stored run when the group has no success)."""
     statement = _insert(TargetHealth)
-    if succeeded:
-        statement = statement.values(
-            policy_id=policy_id, target_key=key, last_success_at=now, consecutive_failures=0, failing_since=None
-        )
-        changes: dict[str, Any] = {"last_success_at": now, "consecutive_failures": 0, "failing_since": None}
+    last_success = max((n for n, succeeded in enumerate(outcomes) if succeeded), default=None)
+    failures_after = len(outcomes) - 1 - last_success if last_success is not None else len(outcomes)
+    failed = not all(outcomes)
+    values: dict[str, Any] = {"policy_id": policy_id, "target_key": key}
+    if last_success is not None:
+        changes: dict[str, Any] = {
+            "last_success_at": now,
+            "consecutive_failures": failures_after,
+            "failing_since": now if failures_after else None,
+        }
+        if failed:
+            changes["last_failure_at"] = now
+        statement = statement.values(**values, **changes)
     else:
         statement = statement.values(
-            policy_id=policy_id, target_key=key, last_failure_at=now, consecutive_failures=1, failing_since=now
+            **values, last_failure_at=now, consecutive_failures=failures_after, failing_since=now
         )
         changes = {
             "last_failure_at": now,
-            "consecutive_failures": TargetHealth.consecutive_failures + 1,
+            "consecutive_failures": TargetHealth.consecutive_failures + failures_after,
             "failing_since": func.coalesce(TargetHealth.failing_since, statement.excluded.failing_since),
         }
     statement = statement.on_conflict_do_update(index_elements=["policy_id", "target_key"], set_=changes)
