@@ -121,7 +121,8 @@ class HookJobTotal(Base):
     count here in the same transaction, so the sum is exact whenever the rows are. A job of no project or no policy
     counts under key 0. On PostgreSQL each connection adds to a shard of its own (``pg_backend_pid() % 16``), so
     concurrent receivers never wait on each other's row; a total is the sum of the shards (and may be negative in
-    one shard: deletes land in the deleter's). Nothing reads or writes it through the ORM but the sum.
+    one shard: deletes land in the deleter's). Only the triggers and ``flask hooks recount`` write it; the lists
+    read the sum (app.services.hook_job_queries.totals).
     """
 
     __tablename__ = "hook_job_totals"

@@ -8,7 +8,7 @@ jobs get policy_id NULL) moves its count. The counts of the rows already there a
 lock on hook_jobs holds off every writer, so none is counted twice or missed.
 
 On SQLite a later migration that copies hook_jobs (batch_alter_table) drops these triggers with the old table: it
-must create them again (tests/integration/test_hook_job_totals.py checks they exist at head).
+must create them again (tests/integration/test_hook_job_totals.py fails at head without them).
 
 Revision ID: 0012_hook_job_totals
 Revises: 0011_system_events
