@@ -23,7 +23,7 @@ from sqlalchemy import text
 from app import create_app
 from app.config import Settings
 from app.extensions import db
-from app.models import WebhookPolicy, tables_to_empty
+from app.models import WebhookPolicy
 from app.services import projects
 from tests.support import databases, redis_server, replay
 from tests.support import settings as test_settings
@@ -108,7 +108,7 @@ def make_app(database_url: str, redis_url: str | None, **overrides: Any) -> Flas
 
 def reset(app: Flask, redis_url: str) -> None:
     """Empty every table (the schema stays) and the Redis database, so each measurement starts alike."""
-    tables = tables_to_empty()
+    tables = databases.tables_to_empty()
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

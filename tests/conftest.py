@@ -17,7 +17,6 @@ from sqlalchemy import text
 from app import clock, create_app
 from app.config import Settings
 from app.extensions import db
-from app.models import tables_to_empty
 from tests.support import connects, databases, dns, redis_server
 from tests.support import settings as test_settings
 from tests.support.clock import FakeClock
@@ -82,7 +81,7 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
 
 
 def empty_tables(database_url: str) -> None:
-    tables = tables_to_empty()
+    tables = databases.tables_to_empty()
     with db.engine.begin() as conn:
         if database_url.startswith("postgresql"):
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

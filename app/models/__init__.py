@@ -6,7 +6,7 @@ from app.models.audit_entry import AuditEntry
 from app.models.base import Base
 from app.models.configuration import Configuration
 from app.models.event import Event
-from app.models.hook_job import FINAL_STATUSES, TRIGGER_WRITTEN, HookAttempt, HookJob, HookJobStatus, HookJobTotal
+from app.models.hook_job import FINAL_STATUSES, HookAttempt, HookJob, HookJobStatus, HookJobTotal
 from app.models.policy import PolicyEventType, WebhookPolicy
 from app.models.project import Project
 from app.models.project_member import ProjectMember
@@ -19,7 +19,6 @@ from app.models.user import User
 
 __all__ = [
     "FINAL_STATUSES",
-    "TRIGGER_WRITTEN",
     "AccessLog",
     "Artifact",
     "AuditEntry",
@@ -43,10 +42,3 @@ __all__ = [
     "User",
     "WebhookPolicy",
 ]
-
-
-def tables_to_empty() -> list[str]:
-    """Every table, in an order that empties them one ``DELETE`` at a time: a table before those it refers to, and
-    the tables triggers write (TRIGGER_WRITTEN) last, once nothing deleted after them can write them again."""
-    names = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    return [name for name in names if name not in TRIGGER_WRITTEN] + [n for n in names if n in TRIGGER_WRITTEN]

@@ -131,8 +131,3 @@ class HookJobTotal(Base):
     policy_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     jobs: Mapped[int] = mapped_column(BigInteger)
-
-
-# Tables that triggers write when others change: a test or benchmark that empties tables one by one (SQLite's
-# DELETE fires them) empties these last.
-TRIGGER_WRITTEN = ("hook_job_totals",)

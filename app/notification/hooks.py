@@ -53,9 +53,7 @@ def fan_out(
     A filtered-out event makes no hook job. ``payload`` builds the Default payload, once, only if some policy
     takes the event. Returns how many hook events were published."""
     # Read once per transaction (an envelope of many events asks the same questions), the switch with them.
-    matched = per_transaction(
-        ("matching", project_id, event_type), lambda: policies.matching_while_enabled(project_id, event_type)
-    )
+    matched = per_transaction(("matching", project_id, event_type), lambda: policies.matching(project_id, event_type))
     taken = policies.admitting(matched, facts)
     if not taken:
         return 0

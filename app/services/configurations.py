@@ -1,4 +1,5 @@
-"""System configuration kept in the database: the global ``notification_enable`` switch."""
+"""System configuration kept in the database: the global ``notification_enable`` switch (off: no policy matches,
+events are still recorded; policies.matching reads it with the policies)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,6 @@ def get(key: str) -> Any:
     """The stored value of ``key``, or its default."""
     row = db.session.get(Configuration, key)
     return DEFAULTS[key] if row is None else row.value
-
-
-def notification_enabled() -> bool:
-    """False turns policy matching off; events are still recorded (Harbor's global switch)."""
-    return bool(get(NOTIFICATION_ENABLE))
 
 
 def current() -> dict[str, Any]:

@@ -95,32 +95,15 @@ class PolicyInput:
 def matching(project_id: int | None, event_type: str) -> list[WebhookPolicy]:
     """The enabled policies subscribed to ``event_type`` (a canonical 2.x name) that take events of
     ``project_id``: the project's own and the system-wide ones, oldest first (``project_id`` None, an event of
-    no project: the system-wide ones only; ``= NULL`` matches no row). Every producer of events finds
-    its policies here. Filters are not applied here (the caller knows the event: ``admitting``).
+    no project: the system-wide ones only; ``= NULL`` matches no row); none while the global switch
+    (``notification_enable``) is off. Every producer of events finds its policies here. Filters are not applied
+    here (the caller knows the event: ``admitting``).
 
-    Matched in SQL through ``policy_event_types``: only the matching policies are read, so the cost does
-    not grow with other projects' policies, nor with this project's policies that do not match.
+    One statement: matched in SQL through ``policy_event_types`` (only the matching policies are read, so the cost
+    does not grow with other projects' policies, nor with this project's policies that do not match), the switch
+    read with them.
     """
     return list(db.session.scalars(_MATCHING, {"project_id": project_id, "event_type": event_type}))
-
-
-# Built once (a statement built per call costs its cache key each time; see registry_records._keyed).
-_MATCHING = (
-    select(WebhookPolicy)
-    .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
-    .where(
-        or_(PolicyEventType.project_id == bindparam("project_id"), PolicyEventType.project_id.is_(None)),
-        PolicyEventType.event_type == bindparam("event_type"),
-        WebhookPolicy.enabled.is_(True),
-    )
-    .order_by(WebhookPolicy.id)
-)
-
-
-def matching_while_enabled(project_id: int | None, event_type: str) -> list[WebhookPolicy]:
-    """:func:`matching`, and none while the global switch (``notification_enable``) is off: both answers in one
-    statement, which the receiver pays once per envelope instead of two."""
-    return list(db.session.scalars(_MATCHING_WHILE_ENABLED, {"project_id": project_id, "event_type": event_type}))
 
 
 # The switch is on unless its row says false (its default is on); a JSON value read as text is the same on
@@ -129,7 +112,18 @@ assert configurations.DEFAULTS[configurations.NOTIFICATION_ENABLE] is True
 _SWITCHED_OFF = exists().where(
     Configuration.key == configurations.NOTIFICATION_ENABLE, cast(Configuration.value, String) == "false"
 )
-_MATCHING_WHILE_ENABLED = _MATCHING.where(~_SWITCHED_OFF)
+# Built once (a statement built per call costs its cache key each time; see registry_records._keyed).
+_MATCHING = (
+    select(WebhookPolicy)
+    .join(PolicyEventType, PolicyEventType.policy_id == WebhookPolicy.id)
+    .where(
+        or_(PolicyEventType.project_id == bindparam("project_id"), PolicyEventType.project_id.is_(None)),
+        PolicyEventType.event_type == bindparam("event_type"),
+        WebhookPolicy.enabled.is_(True),
+        ~_SWITCHED_OFF,
+    )
+    .order_by(WebhookPolicy.id)
+)
 
 
 def admitting(matched: Sequence[WebhookPolicy], facts: policy_filters.Facts) -> list[WebhookPolicy]:

@@ -34,14 +34,14 @@ def test_put_switches_notifications_off_and_on_again(client: FlaskClient, app: F
     assert client.get(PATH).get_json()["notification_enable"] == {"value": False, "editable": True}
     assert stored(app) is False
     with app.app_context():
-        assert configurations.notification_enabled() is False
+        assert configurations.get(configurations.NOTIFICATION_ENABLE) is False
 
     assert client.put(PATH, json={"notification_enable": True}).status_code == 200
     assert client.put(PATH, json={"notification_enable": True}).status_code == 200
     assert client.get(PATH).get_json()["notification_enable"]["value"] is True
     assert stored(app) is True
     with app.app_context():
-        assert configurations.notification_enabled() is True
+        assert configurations.get(configurations.NOTIFICATION_ENABLE) is True
         assert db.session.query(Configuration).count() == 1
 
 

@@ -11,7 +11,15 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
+from app.models import Base, HookJobTotal
 from tests.support import settings as test_settings
+
+
+def tables_to_empty() -> list[str]:
+    """Every table, in an order that empties them one ``DELETE`` at a time: a table before those it refers to, and
+    hook_job_totals last, which triggers on hook_jobs write (SQLite's DELETE fires them)."""
+    names = [table.name for table in reversed(Base.metadata.sorted_tables) if table.name != HookJobTotal.__tablename__]
+    return [*names, HookJobTotal.__tablename__]
 
 
 def postgres_base_url() -> str | None:
